@@ -1,0 +1,99 @@
+"""Settings: read once from the environment and `.env`, passed down explicitly."""
+
+from __future__ import annotations
+
+import zoneinfo
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SUPPORTED_LOCALES = ("ru", "en")
+DEFAULT_SQLITE_PATH = Path("data") / "fieldcrm.sqlite3"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line meant for the operator."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: SecretStr = Field(description="the bot token from @BotFather")
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{DEFAULT_SQLITE_PATH}",
+        description="an SQLAlchemy async URL (sqlite+aiosqlite:///path or postgresql+asyncpg://...)",
+    )
+    telegram_api_base: str | None = Field(
+        default=None, description="base URL of a Bot API server, e.g. http://127.0.0.1:8081"
+    )
+    bot_username: str | None = Field(default=None, description="the bot's @username without @")
+    admin_ids: Annotated[frozenset[int], NoDecode] = Field(
+        default=frozenset(), description="comma-separated Telegram user ids, e.g. 1111,2222"
+    )
+    default_locale: Literal["ru", "en"] = Field(default="ru", description="ru or en")
+    default_timezone: str = Field(default="Europe/Moscow", description="an IANA time zone name")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL"
+    )
+    redis_url: str | None = Field(
+        default=None, description="a Redis URL (redis://host:6379/0) for FSM state and locks"
+    )
+    invite_ttl_days: int = Field(default=7, ge=1, le=365, description="a whole number 1..365")
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",")]
+            return frozenset(int(p) for p in parts if p)
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _valid_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("unknown time zone") from exc
+        return value
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        bot_id, _, secret = value.get_secret_value().partition(":")
+        if not bot_id.isdigit() or not secret:
+            raise ValueError("malformed token")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("unsupported driver")
+        return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings or raise SettingsError naming the first bad variable (never its value)."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        field = Settings.model_fields.get(name)
+        expected = field.description if field and field.description else error["msg"]
+        problem = "is not set" if error["type"] == "missing" else "is malformed"
+        raise SettingsError(f"{name.upper()} {problem}: expected {expected}") from None
+    if settings.database_url.startswith("sqlite"):
+        _ensure_sqlite_folder(settings.database_url)
+    return settings
+
+
+def _ensure_sqlite_folder(url: str) -> None:
+    path = url.split(":///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,276 @@
+"""Admin screens: departments and the reference lists everyone picks from."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.flows import go, step
+from bot.keyboards import menu
+from bot.keyboards.admin import (
+    DEPARTMENTS,
+    admin_home_keyboard,
+    catalog_keyboard,
+    catalog_title,
+    department_kinds,
+    item_keyboard,
+)
+from bot.keyboards.callbacks import CatalogAction, CatalogCb
+from bot.keyboards.common import nav_keyboard, step_keyboard
+from bot.services import catalog as service
+from bot.services.access import require_role
+from bot.states import DepartmentForm, ReferenceForm
+from bot.texts import department_kind_label
+from db.models import Department, DepartmentKind, ReferenceItem, ReferenceKind, Role, User
+
+router = Router(name="admin")
+
+
+# Reading the catalogs
+
+
+async def _items(session: AsyncSession, user: User, catalog: str):
+    if catalog == DEPARTMENTS:
+        return await service.departments(session, user)
+    return await service.reference_items(session, user, ReferenceKind(catalog))
+
+
+async def _item(session: AsyncSession, user: User, catalog: str, item_id: int):
+    if catalog == DEPARTMENTS:
+        return await service.get_department(session, user, item_id)
+    return await service.get_reference_item(session, user, item_id)
+
+
+def item_text(item: Department | ReferenceItem) -> str:
+    lines = [f"<b>{escape(item.name)}</b>"]
+    if isinstance(item, Department):
+        lines.append(_("Kind: {kind}").format(kind=department_kind_label(item.kind)))
+    lines.append(_("Archived: hidden from pickers.") if item.archived else _("In use."))
+    return "\n".join(lines)
+
+
+async def show_list(message: Message, session: AsyncSession, user: User, catalog: str, page=0):
+    items = await _items(session, user, catalog)
+    text = _("<b>{title}</b>: {count}. 🗄 marks archived items.").format(
+        title=catalog_title(catalog), count=len(items)
+    )
+    await message.answer(text, reply_markup=catalog_keyboard(catalog, items, page))
+
+
+@router.message(F.text == menu.ADMIN)
+async def open_admin(message: Message, state: FSMContext, user: User) -> None:
+    require_role(user, Role.ADMIN)
+    await state.clear()
+    await message.answer(
+        _("<b>Admin</b>: what would you like to manage?"), reply_markup=admin_home_keyboard()
+    )
+
+
+@router.callback_query(CatalogCb.filter(F.action == CatalogAction.HOME))
+async def admin_home(query: CallbackQuery, state: FSMContext, user: User) -> None:
+    require_role(user, Role.ADMIN)
+    await state.clear()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(
+            _("<b>Admin</b>: what would you like to manage?"), reply_markup=admin_home_keyboard()
+        )
+
+
+@router.callback_query(CatalogCb.filter(F.action == CatalogAction.LIST))
+async def list_catalog(
+    query: CallbackQuery,
+    callback_data: CatalogCb,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User,
+) -> None:
+    items = await _items(session, user, callback_data.catalog)
+    await state.clear()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(
+            _("<b>{title}</b>: {count}. 🗄 marks archived items.").format(
+                title=catalog_title(callback_data.catalog), count=len(items)
+            ),
+            reply_markup=catalog_keyboard(callback_data.catalog, items, callback_data.page),
+        )
+
+
+@router.callback_query(CatalogCb.filter(F.action == CatalogAction.OPEN))
+async def open_item(
+    query: CallbackQuery, callback_data: CatalogCb, session: AsyncSession, user: User
+) -> None:
+    item = await _item(session, user, callback_data.catalog, callback_data.item_id)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(
+            item_text(item),
+            reply_markup=item_keyboard(callback_data.catalog, item, callback_data.page),
+        )
+
+
+@router.callback_query(
+    CatalogCb.filter(F.action.in_({CatalogAction.ARCHIVE, CatalogAction.RESTORE}))
+)
+async def archive_item(
+    query: CallbackQuery, callback_data: CatalogCb, session: AsyncSession, user: User
+) -> None:
+    archived = callback_data.action is CatalogAction.ARCHIVE
+    if callback_data.catalog == DEPARTMENTS:
+        item = await service.set_department_archived(session, user, callback_data.item_id, archived)
+    else:
+        item = await service.set_reference_archived(session, user, callback_data.item_id, archived)
+    await query.answer(_("Archived.") if archived else _("Restored."))
+    if isinstance(query.message, Message):
+        await query.message.edit_text(
+            item_text(item),
+            reply_markup=item_keyboard(callback_data.catalog, item, callback_data.page),
+        )
+
+
+# Adding
+
+
+@router.callback_query(CatalogCb.filter(F.action == CatalogAction.ADD))
+async def add_item(
+    query: CallbackQuery,
+    callback_data: CatalogCb,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User,
+) -> None:
+    require_role(user, Role.ADMIN)
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    await state.set_data({"catalog": callback_data.catalog})
+    await query.message.edit_reply_markup(reply_markup=None)
+    form = DepartmentForm.name if callback_data.catalog == DEPARTMENTS else ReferenceForm.name
+    await go(form, query.message, state, session, user)
+
+
+@step(DepartmentForm.name, expects_text=True)
+async def ask_department_name(message: Message, state: FSMContext, session, user) -> None:
+    await message.answer(_("Name of the new department?"), reply_markup=nav_keyboard())
+
+
+@router.message(DepartmentForm.name, F.text)
+async def department_name_typed(
+    message: Message, state: FSMContext, session: AsyncSession, user: User
+) -> None:
+    await state.update_data(name=service.clean_name(message.text or ""))
+    await go(DepartmentForm.kind, message, state, session, user)
+
+
+@step(DepartmentForm.kind, expects_text=False, back=DepartmentForm.name)
+async def ask_department_kind(message: Message, state: FSMContext, session, user) -> None:
+    data = await state.get_data()
+    await message.answer(
+        _("What kind of department is “{name}”?").format(name=escape(data.get("name", ""))),
+        reply_markup=step_keyboard(department_kinds(), back=True),
+    )
+
+
+@router.callback_query(DepartmentForm.kind, CatalogCb.filter(F.action == CatalogAction.KIND))
+async def department_kind_picked(
+    query: CallbackQuery,
+    callback_data: CatalogCb,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User,
+) -> None:
+    data = await state.get_data()
+    department = await service.add_department(
+        session, user, data.get("name", ""), DepartmentKind(callback_data.value)
+    )
+    await state.clear()
+    await query.answer(_("Saved."))
+    if isinstance(query.message, Message):
+        await query.message.edit_text(
+            _("Department “{name}” added.").format(name=escape(department.name))
+        )
+        await show_list(query.message, session, user, DEPARTMENTS)
+
+
+@step(ReferenceForm.name, expects_text=True)
+async def ask_reference_name(message: Message, state: FSMContext, session, user) -> None:
+    catalog = (await state.get_data()).get("catalog", "")
+    done = InlineKeyboardButton(
+        text=_("✅ Done"),
+        callback_data=CatalogCb(action=CatalogAction.LIST, catalog=catalog).pack(),
+    )
+    await message.answer(
+        _("{title}: send a name to add (one per message).").format(title=catalog_title(catalog)),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=[[done]]),
+    )
+
+
+@router.message(ReferenceForm.name, F.text)
+async def reference_name_typed(
+    message: Message, state: FSMContext, session: AsyncSession, user: User
+) -> None:
+    catalog = (await state.get_data()).get("catalog", "")
+    item = await service.add_reference_item(
+        session, user, ReferenceKind(catalog), message.text or ""
+    )
+    await message.answer(_("Added “{name}”.").format(name=escape(item.name)))
+    await ask_reference_name(message, state, session, user)
+
+
+# Renaming
+
+
+@router.callback_query(CatalogCb.filter(F.action == CatalogAction.RENAME))
+async def rename_item(
+    query: CallbackQuery,
+    callback_data: CatalogCb,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User,
+) -> None:
+    item = await _item(session, user, callback_data.catalog, callback_data.item_id)
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    await state.set_data(
+        {"catalog": callback_data.catalog, "item_id": item.id, "page": callback_data.page}
+    )
+    await query.message.edit_reply_markup(reply_markup=None)
+    form = DepartmentForm.rename if callback_data.catalog == DEPARTMENTS else ReferenceForm.rename
+    await go(form, query.message, state, session, user)
+
+
+async def ask_new_name(message: Message, state: FSMContext, session, user) -> None:
+    data = await state.get_data()
+    item = await _item(session, user, data.get("catalog", ""), data.get("item_id", 0))
+    await message.answer(
+        _("New name for “{name}”?").format(name=escape(item.name)), reply_markup=nav_keyboard()
+    )
+
+
+step(DepartmentForm.rename, expects_text=True)(ask_new_name)
+step(ReferenceForm.rename, expects_text=True)(ask_new_name)
+
+
+@router.message(DepartmentForm.rename, F.text)
+@router.message(ReferenceForm.rename, F.text)
+async def new_name_typed(
+    message: Message, state: FSMContext, session: AsyncSession, user: User
+) -> None:
+    data = await state.get_data()
+    catalog, item_id = data.get("catalog", ""), data.get("item_id", 0)
+    if catalog == DEPARTMENTS:
+        item = await service.rename_department(session, user, item_id, message.text or "")
+    else:
+        item = await service.rename_reference_item(session, user, item_id, message.text or "")
+    await state.clear()
+    await message.answer(
+        _("Renamed.") + "\n\n" + item_text(item),
+        reply_markup=item_keyboard(catalog, item, data.get("page", 0)),
+    )

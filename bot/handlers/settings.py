@@ -1,0 +1,122 @@
+"""Personal settings: language and time zone."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commands import set_user_commands
+from bot.flows import go, step
+from bot.handlers.common import show_menu
+from bot.keyboards import menu
+from bot.keyboards.callbacks import SettingsAction, SettingsCb
+from bot.keyboards.settings import (
+    language_keyboard,
+    settings_keyboard,
+    timezone_keyboard,
+    utc_offset,
+)
+from bot.services import users
+from bot.states import SettingsForm
+from db.models import User
+
+router = Router(name="settings")
+
+
+def settings_text(user: User) -> str:
+    language = "Русский" if user.locale == "ru" else "English"
+    return _("<b>Settings</b>\nLanguage: {language}\nTime zone: {zone} ({offset})").format(
+        language=language, zone=escape(user.timezone), offset=utc_offset(user.timezone)
+    )
+
+
+@router.message(Command("settings"))
+@router.message(F.text == menu.SETTINGS)
+async def open_settings(message: Message, state: FSMContext, user: User) -> None:
+    await state.clear()
+    await message.answer(settings_text(user), reply_markup=settings_keyboard())
+
+
+@router.callback_query(SettingsCb.filter(F.action == SettingsAction.MENU))
+async def back_to_settings(query: CallbackQuery, user: User) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(settings_text(user), reply_markup=settings_keyboard())
+
+
+@router.callback_query(SettingsCb.filter(F.action == SettingsAction.LANGUAGE))
+async def choose_language(query: CallbackQuery) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(_("Choose the language:"), reply_markup=language_keyboard())
+
+
+@router.callback_query(SettingsCb.filter(F.action == SettingsAction.SET_LANGUAGE))
+async def set_language(
+    query: CallbackQuery,
+    callback_data: SettingsCb,
+    bot: Bot,
+    session: AsyncSession,
+    user: User,
+    i18n: I18n,
+) -> None:
+    await users.set_locale(session, user, callback_data.value)
+    with i18n.use_locale(user.locale):
+        await query.answer()
+        await set_user_commands(bot, user)
+        if isinstance(query.message, Message):
+            await query.message.edit_text(settings_text(user), reply_markup=settings_keyboard())
+            await show_menu(query.message, user, _("Done: I'll speak English now."))
+
+
+@router.callback_query(SettingsCb.filter(F.action == SettingsAction.TIMEZONE))
+async def choose_timezone(
+    query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
+) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await go(SettingsForm.timezone, query.message, state, session, user)
+
+
+@step(SettingsForm.timezone, expects_text=True)
+async def ask_timezone(message: Message, state: FSMContext, session: AsyncSession, user: User):
+    await message.answer(
+        _(
+            "Your time zone is {zone}. Pick a city below, or send a time zone name "
+            "like <code>Asia/Almaty</code> or <code>Europe/Berlin</code>."
+        ).format(zone=escape(user.timezone)),
+        reply_markup=timezone_keyboard(),
+    )
+
+
+@router.callback_query(
+    SettingsForm.timezone, SettingsCb.filter(F.action == SettingsAction.SET_TIMEZONE)
+)
+async def timezone_picked(
+    query: CallbackQuery,
+    callback_data: SettingsCb,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User,
+) -> None:
+    await users.set_timezone(session, user, callback_data.value)
+    await state.clear()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(settings_text(user), reply_markup=settings_keyboard())
+
+
+@router.message(SettingsForm.timezone, F.text)
+async def timezone_typed(
+    message: Message, state: FSMContext, session: AsyncSession, user: User
+) -> None:
+    await users.set_timezone(session, user, message.text or "")
+    await state.clear()
+    await message.answer(settings_text(user), reply_markup=settings_keyboard())

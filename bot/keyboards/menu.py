@@ -1,0 +1,27 @@
+"""The main menu: a reply keyboard with only the sections the user's role may use."""
+
+from __future__ import annotations
+
+from aiogram.types import ReplyKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
+from aiogram.utils.keyboard import ReplyKeyboardBuilder
+
+from db.models import Role, User
+
+TEAM = __("👥 Team")
+ADMIN = __("🛠 Admin")
+SETTINGS = __("⚙️ Settings")
+HELP = __("❓ Help")
+
+
+def main_menu(user: User) -> ReplyKeyboardMarkup:
+    builder = ReplyKeyboardBuilder()
+    if user.role in (Role.HEAD, Role.ADMIN):
+        builder.button(text=str(TEAM))
+    if user.role is Role.ADMIN:
+        builder.button(text=str(ADMIN))
+    builder.button(text=str(SETTINGS))
+    builder.button(text=str(HELP))
+    builder.adjust(2)
+    return builder.as_markup(resize_keyboard=True, input_field_placeholder=_("Choose a section"))

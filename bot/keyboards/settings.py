@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.keyboards.callbacks import SettingsAction, SettingsCb
+from bot.keyboards.common import step_keyboard
+
+
+def russian_zones() -> list[tuple[str, str]]:
+    """(IANA name, city label) for Russia's time zones, west to east."""
+    return [
+        ("Europe/Kaliningrad", _("Kaliningrad")),
+        ("Europe/Moscow", _("Moscow")),
+        ("Europe/Samara", _("Samara")),
+        ("Asia/Yekaterinburg", _("Yekaterinburg")),
+        ("Asia/Omsk", _("Omsk")),
+        ("Asia/Novosibirsk", _("Novosibirsk")),
+        ("Asia/Krasnoyarsk", _("Krasnoyarsk")),
+        ("Asia/Irkutsk", _("Irkutsk")),
+        ("Asia/Yakutsk", _("Yakutsk")),
+        ("Asia/Vladivostok", _("Vladivostok")),
+        ("Asia/Magadan", _("Magadan")),
+        ("Asia/Kamchatka", _("Kamchatka")),
+    ]
+
+
+def utc_offset(zone: str) -> str:
+    offset = datetime.now(ZoneInfo(zone)).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    sign = "+" if minutes >= 0 else "−"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+def settings_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("🌐 Language"), callback_data=SettingsCb(action=SettingsAction.LANGUAGE))
+    builder.button(text=_("🕒 Time zone"), callback_data=SettingsCb(action=SettingsAction.TIMEZONE))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for code, label in (("ru", "🇷🇺 Русский"), ("en", "🇬🇧 English")):
+        builder.button(
+            text=label, callback_data=SettingsCb(action=SettingsAction.SET_LANGUAGE, value=code)
+        )
+    builder.button(text=_("← Back"), callback_data=SettingsCb(action=SettingsAction.MENU))
+    builder.adjust(2, 1)
+    return builder.as_markup()
+
+
+def timezone_keyboard() -> InlineKeyboardMarkup:
+    choices = [
+        (
+            f"{label} ({utc_offset(zone)})",
+            SettingsCb(action=SettingsAction.SET_TIMEZONE, value=zone).pack(),
+        )
+        for zone, label in russian_zones()
+    ]
+    return step_keyboard(choices, columns=2)

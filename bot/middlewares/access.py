@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.utils.i18n import gettext as _
+
+from bot.texts import access_disabled_text, no_access_text
+
+
+class AccessMiddleware(BaseMiddleware):
+    """Only active registered users get past; /start is always let through to register."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        user = data.get("user")
+        if user is not None and user.is_active:
+            return await handler(event, data)
+        if isinstance(event, Message) and (event.text or "").startswith("/start"):
+            return await handler(event, data)
+        text = no_access_text() if user is None else access_disabled_text()
+        if isinstance(event, Message):
+            await event.answer(text)
+        elif isinstance(event, CallbackQuery):
+            await event.answer(_("No access."), show_alert=False)
+            if event.message is not None:
+                await event.message.answer(text)
+        return None

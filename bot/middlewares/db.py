@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.middlewares.requests import current_session
+from db.repositories import UserRepository
+
+
+class DbSessionMiddleware(BaseMiddleware):
+    """One session per update; services commit, anything left uncommitted is rolled back."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self.session_factory = session_factory
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        async with self.session_factory() as session:
+            data["session"] = session
+            token = current_session.set(session)
+            try:
+                return await handler(event, data)
+            finally:
+                current_session.reset(token)
+
+
+class UserMiddleware(BaseMiddleware):
+    """Loads the registered user (or None) for every update, fresh, so a deactivation bites
+    on the very next update."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        tg_user = data.get("event_from_user")
+        data["user"] = (
+            await UserRepository(data["session"]).by_telegram_id(tg_user.id) if tg_user else None
+        )
+        return await handler(event, data)

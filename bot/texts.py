@@ -1,0 +1,93 @@
+"""Texts used by more than one handler, and labels for enum values. Translated at call time."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram.utils.i18n import gettext as _
+
+from db.models import DepartmentKind, ReferenceKind, Role, User
+
+
+def no_access_text() -> str:
+    return _(
+        "Hello! This is FieldCRM, your company's client base in Telegram.\n\n"
+        "Access is by invitation only: ask your head of department or an administrator "
+        "for an invite link and open it on this phone."
+    )
+
+
+def access_disabled_text() -> str:
+    return _("Your access to FieldCRM has been turned off. Contact your head or an administrator.")
+
+
+def role_label(role: Role) -> str:
+    return {
+        Role.MANAGER: _("manager"),
+        Role.HEAD: _("head of department"),
+        Role.ADMIN: _("administrator"),
+    }[role]
+
+
+def department_kind_label(kind: DepartmentKind) -> str:
+    return {
+        DepartmentKind.SALES: _("sales"),
+        DepartmentKind.MARKETING: _("marketing"),
+        DepartmentKind.SERVICE: _("service"),
+        DepartmentKind.OTHER: _("other"),
+    }[kind]
+
+
+def reference_kind_label(kind: ReferenceKind) -> str:
+    return {
+        ReferenceKind.PRODUCT_LINE: _("Product lines"),
+        ReferenceKind.INDUSTRY: _("Industries"),
+        ReferenceKind.REGION: _("Regions"),
+        ReferenceKind.LEAD_SOURCE: _("Lead sources"),
+    }[kind]
+
+
+def user_line(user: User) -> str:
+    department = user.department.name if user.department else "—"
+    return _("{name} · {role} · {department}").format(
+        name=escape(user.full_name), role=role_label(user.role), department=escape(department)
+    )
+
+
+def welcome_text(user: User) -> str:
+    text = _("Welcome, {name}! You are in FieldCRM as {role}.").format(
+        name=escape(user.full_name), role=role_label(user.role)
+    )
+    if user.department:
+        text += "\n" + _("Department: {department}.").format(
+            department=escape(user.department.name)
+        )
+    return text + "\n\n" + _("Use the menu below; /help shows what each section does.")
+
+
+def help_text(user: User) -> str:
+    parts = [
+        _("<b>FieldCRM in short</b>"),
+        _("⚙️ <b>Settings</b>: language and time zone (reminders come in your local time)."),
+        _("/cancel leaves any question; the Back button goes one step back."),
+        _(
+            "Whatever you type is saved step by step: if the bot restarts, just carry on "
+            "where you were."
+        ),
+    ]
+    if user.role in (Role.HEAD, Role.ADMIN):
+        parts.append(
+            _(
+                "👥 <b>Team</b>: your people, their roles and access; ➕ Invite makes a one-time "
+                "link for a new colleague (/invite does the same)."
+            )
+        )
+    if user.role is Role.ADMIN:
+        parts.append(
+            _(
+                "🛠 <b>Admin</b>: departments and the lists everyone picks from: product lines, "
+                "industries, regions, lead sources. Archived items disappear from pickers; old "
+                "records keep them."
+            )
+        )
+    return "\n\n".join(parts)
