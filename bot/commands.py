@@ -31,13 +31,14 @@ def _commands(role: Role | None) -> list[BotCommand]:
 
 async def set_default_commands(bot: Bot, i18n: I18n) -> None:
     """Everyone's commands, in each language (Telegram picks by the user's app language)."""
-    for locale in SUPPORTED_LOCALES:
-        with i18n.use_locale(locale):
-            await bot.set_my_commands(
-                _commands(None), scope=BotCommandScopeDefault(), language_code=locale
-            )
-    with i18n.use_locale(i18n.default_locale):
-        await bot.set_my_commands(_commands(None), scope=BotCommandScopeDefault())
+    with i18n.context():
+        for locale in SUPPORTED_LOCALES:
+            with i18n.use_locale(locale):
+                await bot.set_my_commands(
+                    _commands(None), scope=BotCommandScopeDefault(), language_code=locale
+                )
+        with i18n.use_locale(i18n.default_locale):
+            await bot.set_my_commands(_commands(None), scope=BotCommandScopeDefault())
 
 
 async def set_user_commands(bot: Bot, user: User) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import ConversationState
+from db.session import end_read_transaction
 from db.types import utcnow
 
 
@@ -59,12 +60,14 @@ class SQLAlchemyStorage(BaseStorage):
             )
 
     async def _get(self, key: str) -> ConversationState | None:
+        await end_read_transaction()
         async with self._sessions() as session:
             return await session.scalar(
                 select(ConversationState).where(ConversationState.key == key)
             )
 
     async def _upsert(self, key: str, **values: Any) -> None:
+        await end_read_transaction()
         async with self._sessions() as session, session.begin():
             dialect = session.bind.dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert

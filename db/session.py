@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
@@ -47,3 +48,23 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+# The session of the update being handled (set by the bot's DbSessionMiddleware).
+current_session: ContextVar[AsyncSession | None] = ContextVar("current_session", default=None)
+
+
+async def end_read_transaction() -> None:
+    """Ends the current update's transaction if it only read.
+
+    Called before anything that waits on something else (a call to Telegram, the FSM storage's
+    own connection): on SQLite every transaction holds the write lock, and an update must not
+    hold it while it waits, least of all on itself. Services commit their writes themselves,
+    so an open transaction here has nothing pending; if it had, it is left alone.
+    """
+    session = current_session.get()
+    if session is None or not session.in_transaction():
+        return
+    if session.new or session.dirty or session.deleted:
+        return
+    await session.commit()

@@ -4,14 +4,9 @@ from aiogram import Router
 
 from bot.handlers import admin, common, fallback, invites, settings, start, team
 
+MODULES = (common, start, settings, team, invites, admin, fallback)
+
 
 def get_routers() -> list[Router]:
-    return [
-        common.router,
-        start.router,
-        settings.router,
-        team.router,
-        invites.router,
-        admin.router,
-        fallback.router,
-    ]
+    """New routers on every call: each Dispatcher gets its own (see registry.Handlers)."""
+    return [module.handlers.build() for module in MODULES]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.flows import go, step
+from bot.handlers.registry import Handlers
 from bot.keyboards import menu
 from bot.keyboards.admin import (
     DEPARTMENTS,
@@ -28,7 +29,7 @@ from bot.states import DepartmentForm, ReferenceForm
 from bot.texts import department_kind_label
 from db.models import Department, DepartmentKind, ReferenceItem, ReferenceKind, Role, User
 
-router = Router(name="admin")
+handlers = Handlers("admin")
 
 
 # Reading the catalogs
@@ -62,7 +63,7 @@ async def show_list(message: Message, session: AsyncSession, user: User, catalog
     await message.answer(text, reply_markup=catalog_keyboard(catalog, items, page))
 
 
-@router.message(F.text == menu.ADMIN)
+@handlers.message(F.text == menu.ADMIN)
 async def open_admin(message: Message, state: FSMContext, user: User) -> None:
     require_role(user, Role.ADMIN)
     await state.clear()
@@ -71,7 +72,7 @@ async def open_admin(message: Message, state: FSMContext, user: User) -> None:
     )
 
 
-@router.callback_query(CatalogCb.filter(F.action == CatalogAction.HOME))
+@handlers.callback_query(CatalogCb.filter(F.action == CatalogAction.HOME))
 async def admin_home(query: CallbackQuery, state: FSMContext, user: User) -> None:
     require_role(user, Role.ADMIN)
     await state.clear()
@@ -82,7 +83,7 @@ async def admin_home(query: CallbackQuery, state: FSMContext, user: User) -> Non
         )
 
 
-@router.callback_query(CatalogCb.filter(F.action == CatalogAction.LIST))
+@handlers.callback_query(CatalogCb.filter(F.action == CatalogAction.LIST))
 async def list_catalog(
     query: CallbackQuery,
     callback_data: CatalogCb,
@@ -102,7 +103,7 @@ async def list_catalog(
         )
 
 
-@router.callback_query(CatalogCb.filter(F.action == CatalogAction.OPEN))
+@handlers.callback_query(CatalogCb.filter(F.action == CatalogAction.OPEN))
 async def open_item(
     query: CallbackQuery, callback_data: CatalogCb, session: AsyncSession, user: User
 ) -> None:
@@ -115,7 +116,7 @@ async def open_item(
         )
 
 
-@router.callback_query(
+@handlers.callback_query(
     CatalogCb.filter(F.action.in_({CatalogAction.ARCHIVE, CatalogAction.RESTORE}))
 )
 async def archive_item(
@@ -137,7 +138,7 @@ async def archive_item(
 # Adding
 
 
-@router.callback_query(CatalogCb.filter(F.action == CatalogAction.ADD))
+@handlers.callback_query(CatalogCb.filter(F.action == CatalogAction.ADD))
 async def add_item(
     query: CallbackQuery,
     callback_data: CatalogCb,
@@ -160,7 +161,7 @@ async def ask_department_name(message: Message, state: FSMContext, session, user
     await message.answer(_("Name of the new department?"), reply_markup=nav_keyboard())
 
 
-@router.message(DepartmentForm.name, F.text)
+@handlers.message(DepartmentForm.name, F.text)
 async def department_name_typed(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
@@ -177,7 +178,7 @@ async def ask_department_kind(message: Message, state: FSMContext, session, user
     )
 
 
-@router.callback_query(DepartmentForm.kind, CatalogCb.filter(F.action == CatalogAction.KIND))
+@handlers.callback_query(DepartmentForm.kind, CatalogCb.filter(F.action == CatalogAction.KIND))
 async def department_kind_picked(
     query: CallbackQuery,
     callback_data: CatalogCb,
@@ -211,7 +212,7 @@ async def ask_reference_name(message: Message, state: FSMContext, session, user)
     )
 
 
-@router.message(ReferenceForm.name, F.text)
+@handlers.message(ReferenceForm.name, F.text)
 async def reference_name_typed(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
@@ -226,7 +227,7 @@ async def reference_name_typed(
 # Renaming
 
 
-@router.callback_query(CatalogCb.filter(F.action == CatalogAction.RENAME))
+@handlers.callback_query(CatalogCb.filter(F.action == CatalogAction.RENAME))
 async def rename_item(
     query: CallbackQuery,
     callback_data: CatalogCb,
@@ -258,8 +259,8 @@ step(DepartmentForm.rename, expects_text=True)(ask_new_name)
 step(ReferenceForm.rename, expects_text=True)(ask_new_name)
 
 
-@router.message(DepartmentForm.rename, F.text)
-@router.message(ReferenceForm.rename, F.text)
+@handlers.message(DepartmentForm.rename, F.text)
+@handlers.message(ReferenceForm.rename, F.text)
 async def new_name_typed(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:

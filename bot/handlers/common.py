@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -10,27 +10,28 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.flows import current_step, go
+from bot.handlers.registry import Handlers
 from bot.keyboards import menu
 from bot.keyboards.callbacks import Nav, NavAction
 from bot.texts import help_text
 from db.models import User
 
-router = Router(name="common")
+handlers = Handlers("common")
 
 
 async def show_menu(message: Message, user: User, text: str) -> None:
     await message.answer(text, reply_markup=menu.main_menu(user))
 
 
-@router.message(Command("cancel"))
-@router.message(F.text.lower().in_({"отмена", "cancel"}))
+@handlers.message(Command("cancel"))
+@handlers.message(F.text.lower().in_({"отмена", "cancel"}))
 async def cancel_command(message: Message, state: FSMContext, user: User) -> None:
     had_flow = await state.get_state() is not None
     await state.clear()
     await show_menu(message, user, _("Cancelled.") if had_flow else _("Nothing to cancel."))
 
 
-@router.callback_query(Nav.filter(F.action == NavAction.CANCEL))
+@handlers.callback_query(Nav.filter(F.action == NavAction.CANCEL))
 async def cancel_button(query: CallbackQuery, state: FSMContext, user: User) -> None:
     await state.clear()
     await query.answer(_("Cancelled."))
@@ -39,7 +40,7 @@ async def cancel_button(query: CallbackQuery, state: FSMContext, user: User) -> 
         await show_menu(query.message, user, _("Cancelled."))
 
 
-@router.callback_query(Nav.filter(F.action == NavAction.BACK))
+@handlers.callback_query(Nav.filter(F.action == NavAction.BACK))
 async def back_button(
     query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
@@ -52,7 +53,7 @@ async def back_button(
     await go(step.back, query.message, state, session, user)
 
 
-@router.message(Command("help"))
-@router.message(F.text == menu.HELP)
+@handlers.message(Command("help"))
+@handlers.message(F.text == menu.HELP)
 async def help_command(message: Message, user: User) -> None:
     await message.answer(help_text(user), reply_markup=menu.main_menu(user))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -11,12 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.flows import TEXT_MAX, current_step
 from bot.handlers.common import show_menu
+from bot.handlers.registry import Handlers
 from db.models import User
 
-router = Router(name="fallback")
+handlers = Handlers("fallback")
 
 
-@router.message(~StateFilter(None))
+@handlers.message(~StateFilter(None))
 async def unexpected_in_flow(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
@@ -37,16 +38,16 @@ async def unexpected_in_flow(
     await step.ask(message, state, session, user)
 
 
-@router.message(F.text)
+@handlers.message(F.text)
 async def unknown_text(message: Message, user: User) -> None:
     await show_menu(message, user, _("I didn't get that. Choose a section below or see /help."))
 
 
-@router.message()
+@handlers.message()
 async def unknown_message(message: Message, user: User) -> None:
     await show_menu(message, user, _("I can't use this here. Choose a section below."))
 
 
-@router.callback_query()
+@handlers.callback_query()
 async def stale_button(query: CallbackQuery) -> None:
     await query.answer(_("This button is no longer active."), show_alert=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, F
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.flows import go, step
+from bot.handlers.registry import Handlers
 from bot.keyboards.callbacks import InviteCb, TeamAction, TeamCb
 from bot.keyboards.common import step_keyboard
 from bot.services import invites
@@ -22,7 +23,7 @@ from bot.states import InviteForm
 from bot.texts import role_label
 from db.models import Role, User
 
-router = Router(name="invites")
+handlers = Handlers("invites")
 
 
 async def start_invite(message: Message, state: FSMContext, session: AsyncSession, user: User):
@@ -36,12 +37,12 @@ async def start_invite(message: Message, state: FSMContext, session: AsyncSessio
         await go(InviteForm.role, message, state, session, user)
 
 
-@router.message(Command("invite"))
+@handlers.message(Command("invite"))
 async def invite_command(message: Message, state: FSMContext, session: AsyncSession, user: User):
     await start_invite(message, state, session, user)
 
 
-@router.callback_query(TeamCb.filter(F.action == TeamAction.INVITE))
+@handlers.callback_query(TeamCb.filter(F.action == TeamAction.INVITE))
 async def invite_button(query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User):
     await query.answer()
     if isinstance(query.message, Message):
@@ -56,7 +57,7 @@ async def ask_role(message: Message, state: FSMContext, session: AsyncSession, u
     )
 
 
-@router.callback_query(InviteForm.role, InviteCb.filter())
+@handlers.callback_query(InviteForm.role, InviteCb.filter())
 async def role_picked(
     query: CallbackQuery,
     callback_data: InviteCb,
@@ -89,7 +90,7 @@ async def ask_department(message: Message, state: FSMContext, session: AsyncSess
     )
 
 
-@router.callback_query(InviteForm.department, InviteCb.filter())
+@handlers.callback_query(InviteForm.department, InviteCb.filter())
 async def department_picked(
     query: CallbackQuery,
     callback_data: InviteCb,
@@ -117,7 +118,7 @@ async def ask_ttl(message: Message, state: FSMContext, session: AsyncSession, us
     )
 
 
-@router.callback_query(InviteForm.ttl, InviteCb.filter())
+@handlers.callback_query(InviteForm.ttl, InviteCb.filter())
 async def ttl_picked(
     query: CallbackQuery,
     callback_data: InviteCb,

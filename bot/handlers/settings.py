@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, F
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands import set_user_commands
 from bot.flows import go, step
 from bot.handlers.common import show_menu
+from bot.handlers.registry import Handlers
 from bot.keyboards import menu
 from bot.keyboards.callbacks import SettingsAction, SettingsCb
 from bot.keyboards.settings import (
@@ -27,7 +28,7 @@ from bot.services import users
 from bot.states import SettingsForm
 from db.models import User
 
-router = Router(name="settings")
+handlers = Handlers("settings")
 
 
 def settings_text(user: User) -> str:
@@ -37,28 +38,28 @@ def settings_text(user: User) -> str:
     )
 
 
-@router.message(Command("settings"))
-@router.message(F.text == menu.SETTINGS)
+@handlers.message(Command("settings"))
+@handlers.message(F.text == menu.SETTINGS)
 async def open_settings(message: Message, state: FSMContext, user: User) -> None:
     await state.clear()
     await message.answer(settings_text(user), reply_markup=settings_keyboard())
 
 
-@router.callback_query(SettingsCb.filter(F.action == SettingsAction.MENU))
+@handlers.callback_query(SettingsCb.filter(F.action == SettingsAction.MENU))
 async def back_to_settings(query: CallbackQuery, user: User) -> None:
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_text(settings_text(user), reply_markup=settings_keyboard())
 
 
-@router.callback_query(SettingsCb.filter(F.action == SettingsAction.LANGUAGE))
+@handlers.callback_query(SettingsCb.filter(F.action == SettingsAction.LANGUAGE))
 async def choose_language(query: CallbackQuery) -> None:
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_text(_("Choose the language:"), reply_markup=language_keyboard())
 
 
-@router.callback_query(SettingsCb.filter(F.action == SettingsAction.SET_LANGUAGE))
+@handlers.callback_query(SettingsCb.filter(F.action == SettingsAction.SET_LANGUAGE))
 async def set_language(
     query: CallbackQuery,
     callback_data: SettingsCb,
@@ -76,7 +77,7 @@ async def set_language(
             await show_menu(query.message, user, _("Done: I'll speak English now."))
 
 
-@router.callback_query(SettingsCb.filter(F.action == SettingsAction.TIMEZONE))
+@handlers.callback_query(SettingsCb.filter(F.action == SettingsAction.TIMEZONE))
 async def choose_timezone(
     query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
@@ -96,7 +97,7 @@ async def ask_timezone(message: Message, state: FSMContext, session: AsyncSessio
     )
 
 
-@router.callback_query(
+@handlers.callback_query(
     SettingsForm.timezone, SettingsCb.filter(F.action == SettingsAction.SET_TIMEZONE)
 )
 async def timezone_picked(
@@ -113,7 +114,7 @@ async def timezone_picked(
         await query.message.edit_text(settings_text(user), reply_markup=settings_keyboard())
 
 
-@router.message(SettingsForm.timezone, F.text)
+@handlers.message(SettingsForm.timezone, F.text)
 async def timezone_typed(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:

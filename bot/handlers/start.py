@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, Router
+from aiogram import Bot
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
@@ -13,13 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands import set_user_commands
 from bot.config import Settings
 from bot.handlers.common import show_menu
+from bot.handlers.registry import Handlers
 from bot.i18n import locale_from_telegram
 from bot.services import invites, users
 from bot.services.users import TelegramProfile
 from bot.texts import access_disabled_text, no_access_text, welcome_text
 from db.models import User
 
-router = Router(name="start")
+handlers = Handlers("start")
 
 
 def profile_of(tg_user: TgUser, settings: Settings) -> TelegramProfile:
@@ -31,7 +32,7 @@ def profile_of(tg_user: TgUser, settings: Settings) -> TelegramProfile:
     )
 
 
-@router.message(CommandStart())
+@handlers.message(CommandStart())
 async def start(
     message: Message,
     command: CommandObject,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, F
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -12,6 +12,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import set_user_commands
+from bot.handlers.registry import Handlers
 from bot.keyboards import menu
 from bot.keyboards.callbacks import TeamAction, TeamCb
 from bot.keyboards.team import member_keyboard, roles_keyboard, team_keyboard
@@ -20,7 +21,7 @@ from bot.services.errors import InvalidInput
 from bot.texts import role_label
 from db.models import User
 
-router = Router(name="team")
+handlers = Handlers("team")
 
 
 async def team_screen(session: AsyncSession, user: User, page: int) -> tuple[str, object]:
@@ -42,15 +43,15 @@ def member_text(member: User) -> str:
     return "\n".join(lines)
 
 
-@router.message(Command("team"))
-@router.message(F.text == menu.TEAM)
+@handlers.message(Command("team"))
+@handlers.message(F.text == menu.TEAM)
 async def open_team(message: Message, state: FSMContext, session: AsyncSession, user: User):
     await state.clear()
     text, keyboard = await team_screen(session, user, 0)
     await message.answer(text, reply_markup=keyboard)
 
 
-@router.callback_query(TeamCb.filter(F.action == TeamAction.PAGE))
+@handlers.callback_query(TeamCb.filter(F.action == TeamAction.PAGE))
 async def team_page(query: CallbackQuery, callback_data: TeamCb, session: AsyncSession, user: User):
     text, keyboard = await team_screen(session, user, callback_data.page)
     await query.answer()
@@ -65,7 +66,7 @@ async def _show_member(query: CallbackQuery, actor: User, member: User, page: in
         )
 
 
-@router.callback_query(TeamCb.filter(F.action == TeamAction.OPEN))
+@handlers.callback_query(TeamCb.filter(F.action == TeamAction.OPEN))
 async def open_member(
     query: CallbackQuery, callback_data: TeamCb, session: AsyncSession, user: User
 ):
@@ -74,7 +75,9 @@ async def open_member(
     await _show_member(query, user, member, callback_data.page)
 
 
-@router.callback_query(TeamCb.filter(F.action.in_({TeamAction.DEACTIVATE, TeamAction.REACTIVATE})))
+@handlers.callback_query(
+    TeamCb.filter(F.action.in_({TeamAction.DEACTIVATE, TeamAction.REACTIVATE}))
+)
 async def toggle_access(
     query: CallbackQuery, callback_data: TeamCb, session: AsyncSession, user: User
 ):
@@ -84,7 +87,7 @@ async def toggle_access(
     await _show_member(query, user, member, callback_data.page)
 
 
-@router.callback_query(TeamCb.filter(F.action == TeamAction.ROLES))
+@handlers.callback_query(TeamCb.filter(F.action == TeamAction.ROLES))
 async def choose_role(
     query: CallbackQuery, callback_data: TeamCb, session: AsyncSession, user: User
 ):
@@ -97,7 +100,7 @@ async def choose_role(
         )
 
 
-@router.callback_query(TeamCb.filter(F.action == TeamAction.SET_ROLE))
+@handlers.callback_query(TeamCb.filter(F.action == TeamAction.SET_ROLE))
 async def set_role(
     query: CallbackQuery, callback_data: TeamCb, bot: Bot, session: AsyncSession, user: User
 ):

@@ -7,8 +7,8 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.middlewares.requests import current_session
 from db.repositories import UserRepository
+from db.session import current_session
 
 
 class DbSessionMiddleware(BaseMiddleware):

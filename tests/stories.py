@@ -1,0 +1,50 @@
+"""Steps people take again and again in the stories, so each test reads as its own story."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from db.models import User
+from tests.conftest import ADMIN_ID, Db
+from tests.fake_telegram import FakeTelegram, FakeUser
+
+LINK = re.compile(r"https://t\.me/(\w+)\?start=([A-Za-z0-9_-]+)")
+
+
+async def admin_joins(fake: FakeTelegram, *, language: str = "en") -> FakeUser:
+    admin = fake.user(ADMIN_ID, "Olga", last_name="Admin", language_code=language)
+    await admin.command("start")
+    return admin
+
+
+async def add_department(admin: FakeUser, name: str, kind: str = "sales") -> None:
+    await admin.tap("🛠 Admin")
+    await admin.press("🏢 Departments")
+    await admin.press("➕ Add")
+    await admin.send(name)
+    await admin.press(kind)
+
+
+async def invite_link(
+    admin: FakeUser, role: str, department: str | None, days: str = "7 d."
+) -> str:
+    await admin.command("invite")
+    await admin.press(role)
+    if department is not None:
+        await admin.press(department)
+    reply = await admin.press(days)
+    match = LINK.search(reply.text)
+    assert match, reply.text
+    return match.group(0)
+
+
+def code_of(link: str) -> str:
+    match = LINK.search(link)
+    assert match
+    return match.group(2)
+
+
+async def user_row(db: Db, telegram_id: int) -> User | None:
+    return await db.scalar(select(User).where(User.telegram_id == telegram_id))
