@@ -119,6 +119,7 @@ async def fake() -> AsyncIterator[FakeTelegram]:
     await server.start()
     yield server
     await server.stop()
+    assert not server.internal_errors, server.internal_errors
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.exceptions import TelegramForbiddenError
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 from aiogram.utils.i18n import gettext as _
 
@@ -30,13 +31,15 @@ class ErrorsMiddleware(BaseMiddleware):
     ) -> Any:
         try:
             return await handler(event, data)
+        except TelegramForbiddenError:
+            # The user blocked the bot: nobody to tell. Not a failure of ours.
+            log.info("update %s: the user has blocked the bot", _update_id(event))
         except DomainError as error:
             await _tell(event, _(error.message).format(**error.params))
             if isinstance(error, InvalidInput):
                 await _ask_again(event, data)
         except Exception:
-            update_id = event.update_id if isinstance(event, Update) else "?"
-            log.exception("update %s failed", update_id)
+            log.exception("update %s failed", _update_id(event))
             await _tell(
                 event,
                 _(
@@ -45,6 +48,10 @@ class ErrorsMiddleware(BaseMiddleware):
                 ),
             )
         return None
+
+
+def _update_id(event: TelegramObject) -> int | str:
+    return event.update_id if isinstance(event, Update) else "?"
 
 
 async def _tell(update: TelegramObject, text: str) -> None:
