@@ -47,13 +47,6 @@ def reference_kind_label(kind: ReferenceKind) -> str:
     }[kind]
 
 
-def user_line(user: User) -> str:
-    department = user.department.name if user.department else "—"
-    return _("{name} · {role} · {department}").format(
-        name=escape(user.full_name), role=role_label(user.role), department=escape(department)
-    )
-
-
 def welcome_text(user: User) -> str:
     text = _("Welcome, {name}! You are in FieldCRM as {role}.").format(
         name=escape(user.full_name), role=role_label(user.role)

@@ -17,7 +17,7 @@ from aiogram.fsm.storage.base import (
     StateType,
     StorageKey,
 )
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -52,12 +52,6 @@ class SQLAlchemyStorage(BaseStorage):
 
     async def close(self) -> None:
         """The engine belongs to the application, which disposes of it."""
-
-    async def clear_empty(self) -> None:
-        async with self._sessions() as session, session.begin():
-            await session.execute(
-                delete(ConversationState).where(ConversationState.state.is_(None))
-            )
 
     async def _get(self, key: str) -> ConversationState | None:
         await end_read_transaction()

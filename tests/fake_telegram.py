@@ -1662,6 +1662,11 @@ class FakeUser:
             + ("\n  ".join(available) or "(no inline keyboards)")
         )
 
+    async def press_forged(self, data: str, *, message: SentMessage | None = None) -> Reply:
+        """Send callback data no button carries, as a tampered client can: access checks must
+        hold without trusting it."""
+        return await self._callback(message or self.last, data)
+
     async def _callback(self, message: SentMessage, data: str) -> Reply:
         query_id = str(9_000_000_000_000 + next(self.fake._callback_seq))
         self.fake._callbacks[query_id] = False

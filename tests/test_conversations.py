@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from db.models import Department, DepartmentKind, ReferenceItem, ReferenceKind
-from tests.stories import admin_joins, user_row
+from tests.stories import add_department, admin_joins, user_row
 
 
 async def departments(db) -> list[tuple[str, DepartmentKind]]:
@@ -122,3 +122,30 @@ async def test_reference_lists_add_rename_archive(fake, bot, db):
         (ReferenceKind.REGION, "Москва", False),
         (ReferenceKind.REGION, "Kazan", True),
     ]
+
+
+async def test_a_photo_where_a_choice_is_asked_gets_a_hint(fake, bot, db):
+    admin = await admin_joins(fake)
+    await admin.command("invite")
+
+    reply = await admin.send_photo(caption="manager")
+    assert "Please choose one of the buttons below." in reply.text
+    assert reply.last.text == "Who are you inviting? Pick the role:"
+
+
+async def test_archived_department_leaves_the_invite_picker_but_keeps_its_people(fake, bot, db):
+    admin = await admin_joins(fake)
+    await add_department(admin, "Old Sales")
+    await add_department(admin, "New Sales")
+    await admin.press("Old Sales")
+    await admin.press("✏️ Rename")
+    await admin.send("Sales 2019")
+    reply = await admin.press("🗄 Archive")
+    assert "hidden from pickers" in reply.text
+
+    await admin.command("invite")
+    reply = await admin.press("manager")
+    assert "New Sales" in reply.last.button_labels()
+    assert "Sales 2019" not in reply.last.button_labels()
+    names = {d.name: d.archived for d in await db.all(select(Department))}
+    assert names == {"Sales 2019": True, "New Sales": False}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.keyboards.callbacks import TeamAction, TeamCb
 from db.models import AuditEntry, Role
 from tests.stories import add_department, admin_joins, code_of, invite_link, user_row
 
@@ -78,3 +79,37 @@ async def test_manager_cannot_reach_team_or_admin_even_by_typing(fake, bot, db):
     assert "You don't have access to this." in (await manager.command("team")).text
     assert "You don't have access to this." in (await manager.command("invite")).text
     assert "You don't have access to this." in (await manager.send("🛠 Admin")).text
+
+
+async def test_a_head_sees_and_manages_only_their_department(fake, bot, db):
+    admin = await admin_joins(fake)
+    await add_department(admin, "North")
+    await add_department(admin, "South")
+    head = fake.user(3003, "Nina", language_code="en")
+    await head.command("start", code_of(await invite_link(admin, "head of department", "North")))
+    north = fake.user(2002, "Petr", language_code="en")
+    await north.command("start", code_of(await invite_link(admin, "manager", "North")))
+    south = fake.user(2003, "Sasha", language_code="en")
+    await south.command("start", code_of(await invite_link(admin, "manager", "South")))
+
+    reply = await head.tap("👥 Team")
+    assert "2 people" in reply.text
+    assert set(head.last.button_labels()) == {"⭐ Nina", "👤 Petr", "➕ Invite"}
+    reply = await head.press("⭐ Nina")
+    assert "⛔ Deactivate" not in head.last.button_labels()  # not themselves
+    assert "🎭 Change role" not in head.last.button_labels()  # roles are for admins
+    await head.press("← Back")
+    await head.press("👤 Petr")
+    await head.press("⛔ Deactivate")
+    assert not (await user_row(db, 2002)).is_active
+
+    sasha = await user_row(db, 2003)
+    for forged in (
+        TeamCb(action=TeamAction.OPEN, user_id=sasha.id),
+        TeamCb(action=TeamAction.DEACTIVATE, user_id=sasha.id),
+        TeamCb(action=TeamAction.SET_ROLE, user_id=sasha.id, role=Role.ADMIN),
+    ):
+        reply = await head.press_forged(forged.pack())
+        assert "Sasha" not in reply.text
+    sasha = await user_row(db, 2003)
+    assert sasha.is_active and sasha.role is Role.MANAGER

@@ -98,11 +98,6 @@ async def reference_items(
     return await ReferenceRepository(session).list(kind, include_archived=True)
 
 
-async def pickable_items(session: AsyncSession, kind: ReferenceKind) -> Sequence[ReferenceItem]:
-    """What pickers offer to everyone: active items only."""
-    return await ReferenceRepository(session).list(kind)
-
-
 async def get_reference_item(session: AsyncSession, actor: User, item_id: int) -> ReferenceItem:
     require_role(actor, Role.ADMIN)
     item = await ReferenceRepository(session).get(item_id)
