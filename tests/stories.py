@@ -19,12 +19,34 @@ async def admin_joins(fake: FakeTelegram, *, language: str = "en") -> FakeUser:
     return admin
 
 
-async def add_department(admin: FakeUser, name: str, kind: str = "sales") -> None:
+async def start_adding_department(admin: FakeUser) -> None:
+    """🛠 Admin → 🏢 Departments → ➕ Add: the bot now asks for the name."""
     await admin.tap("🛠 Admin")
     await admin.press("🏢 Departments")
     await admin.press("➕ Add")
+
+
+async def add_department(admin: FakeUser, name: str, kind: str = "sales") -> None:
+    await start_adding_department(admin)
     await admin.send(name)
     await admin.press(kind)
+
+
+async def colleague_joins(
+    fake: FakeTelegram,
+    admin: FakeUser,
+    telegram_id: int,
+    name: str,
+    *,
+    role: str = "manager",
+    department: str = "Sales",
+    language: str = "en",
+) -> FakeUser:
+    """The admin makes an invite; the colleague opens it."""
+    link = await invite_link(admin, role, department)
+    colleague = fake.user(telegram_id, name, language_code=language)
+    await colleague.command("start", code_of(link))
+    return colleague
 
 
 async def invite_link(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from db.models import Department, DepartmentKind, ReferenceItem, ReferenceKind
-from tests.stories import add_department, admin_joins, user_row
+from tests.stories import add_department, admin_joins, start_adding_department, user_row
 
 
 async def departments(db) -> list[tuple[str, DepartmentKind]]:
@@ -16,9 +16,7 @@ async def departments(db) -> list[tuple[str, DepartmentKind]]:
 
 async def test_restart_in_the_middle_of_a_flow_loses_nothing(fake, bot, db):
     admin = await admin_joins(fake)
-    await admin.tap("🛠 Admin")
-    await admin.press("🏢 Departments")
-    await admin.press("➕ Add")
+    await start_adding_department(admin)
     await admin.send("Service East")
     assert "What kind of department is “Service East”?" in admin.last.text
 
@@ -31,9 +29,7 @@ async def test_restart_in_the_middle_of_a_flow_loses_nothing(fake, bot, db):
 
 async def test_unexpected_input_gets_a_hint_and_the_same_question(fake, bot, db):
     admin = await admin_joins(fake)
-    await admin.tap("🛠 Admin")
-    await admin.press("🏢 Departments")
-    await admin.press("➕ Add")
+    await start_adding_department(admin)
 
     reply = await admin.send_sticker()
     assert "Please answer with a text message." in reply.text
@@ -54,9 +50,7 @@ async def test_unexpected_input_gets_a_hint_and_the_same_question(fake, bot, db)
 
 async def test_back_returns_to_the_previous_step_with_what_was_typed(fake, bot, db):
     admin = await admin_joins(fake)
-    await admin.tap("🛠 Admin")
-    await admin.press("🏢 Departments")
-    await admin.press("➕ Add")
+    await start_adding_department(admin)
     await admin.send("Sales Wets")
 
     reply = await admin.press("← Back")
@@ -68,9 +62,7 @@ async def test_back_returns_to_the_previous_step_with_what_was_typed(fake, bot, 
 
 async def test_cancel_leaves_any_flow(fake, bot, db):
     admin = await admin_joins(fake)
-    await admin.tap("🛠 Admin")
-    await admin.press("🏢 Departments")
-    await admin.press("➕ Add")
+    await start_adding_department(admin)
     await admin.send("Half-typed")
 
     reply = await admin.press("✖ Cancel")

@@ -8,13 +8,11 @@ from sqlalchemy import insert, select
 
 from bot.services import catalog
 from db.models import Department, ReferenceItem, ReferenceKind
-from tests.stories import admin_joins
+from tests.stories import admin_joins, start_adding_department
 
 
 async def at_department_kind_step(admin) -> None:
-    await admin.tap("🛠 Admin")
-    await admin.press("🏢 Departments")
-    await admin.press("➕ Add")
+    await start_adding_department(admin)
     await admin.send("Service East")
 
 

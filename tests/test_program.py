@@ -15,7 +15,7 @@ from sqlalchemy import select
 from db.models import Department
 from tests.conftest import ADMIN_ID, RunningBot
 from tests.fake_telegram import TOKEN
-from tests.stories import admin_joins
+from tests.stories import admin_joins, start_adding_department
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -76,9 +76,7 @@ async def test_with_redis_a_restart_mid_flow_loses_nothing(fake, settings, sessi
     await running.start()
     try:
         admin = await admin_joins(fake)
-        await admin.tap("🛠 Admin")
-        await admin.press("🏢 Departments")
-        await admin.press("➕ Add")
+        await start_adding_department(admin)
         await admin.send("Redis Dept")
         assert await redis.keys("fieldcrm:*")  # the conversation lives in Redis
 

@@ -8,7 +8,14 @@ from sqlalchemy import select, update
 
 from db.models import AuditEntry, Invite, Role
 from db.types import utcnow
-from tests.stories import add_department, admin_joins, code_of, invite_link, user_row
+from tests.stories import (
+    add_department,
+    admin_joins,
+    code_of,
+    colleague_joins,
+    invite_link,
+    user_row,
+)
 
 
 async def test_admin_from_admin_ids_gets_the_menu(fake, bot, db):
@@ -75,9 +82,9 @@ async def test_expired_and_unknown_invites_are_refused(fake, bot, db):
 async def test_head_invites_only_managers_of_own_department(fake, bot, db):
     admin = await admin_joins(fake)
     await add_department(admin, "Sales North")
-    head_code = code_of(await invite_link(admin, "head of department", "Sales North"))
-    head = fake.user(3003, "Nina", language_code="en")
-    await head.command("start", head_code)
+    head = await colleague_joins(
+        fake, admin, 3003, "Nina", role="head of department", department="Sales North"
+    )
     assert head.reply_keyboard == [["👥 Team", "⚙️ Settings"], ["❓ Help"]]
 
     await head.command("invite")
@@ -96,8 +103,7 @@ async def test_head_invites_only_managers_of_own_department(fake, bot, db):
 async def test_deactivated_user_loses_access_on_next_update(fake, bot, db):
     admin = await admin_joins(fake)
     await add_department(admin, "Sales North")
-    manager = fake.user(2002, "Petr", language_code="en")
-    await manager.command("start", code_of(await invite_link(admin, "manager", "Sales North")))
+    manager = await colleague_joins(fake, admin, 2002, "Petr", department="Sales North")
 
     await admin.tap("👥 Team")
     await admin.press("👤 Petr")

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from bot.keyboards.callbacks import TeamAction, TeamCb
 from db.models import AuditEntry, Role
-from tests.stories import add_department, admin_joins, code_of, invite_link, user_row
+from tests.stories import add_department, admin_joins, colleague_joins, user_row
 
 
 async def test_language_switch_changes_every_text_and_the_menu(fake, bot, db):
@@ -42,8 +42,7 @@ async def test_help_is_written_for_the_role(fake, bot):
     assert "Admin" in text and "Team" in text
 
     await add_department(admin, "Sales")
-    manager = fake.user(2002, "Petr", language_code="en")
-    await manager.command("start", code_of(await invite_link(admin, "manager", "Sales")))
+    manager = await colleague_joins(fake, admin, 2002, "Petr")
     text = (await manager.tap("❓ Help")).text
     assert "Settings" in text and "Team" not in text and "Admin" not in text
 
@@ -51,8 +50,7 @@ async def test_help_is_written_for_the_role(fake, bot):
 async def test_admin_changes_a_role_and_it_is_audited(fake, bot, db):
     admin = await admin_joins(fake)
     await add_department(admin, "Sales")
-    manager = fake.user(2002, "Petr", language_code="en")
-    await manager.command("start", code_of(await invite_link(admin, "manager", "Sales")))
+    manager = await colleague_joins(fake, admin, 2002, "Petr")
 
     await admin.tap("👥 Team")
     await admin.press("👤 Petr")
@@ -73,8 +71,7 @@ async def test_admin_changes_a_role_and_it_is_audited(fake, bot, db):
 async def test_manager_cannot_reach_team_or_admin_even_by_typing(fake, bot, db):
     admin = await admin_joins(fake)
     await add_department(admin, "Sales")
-    manager = fake.user(2002, "Petr", language_code="en")
-    await manager.command("start", code_of(await invite_link(admin, "manager", "Sales")))
+    manager = await colleague_joins(fake, admin, 2002, "Petr")
 
     assert "You don't have access to this." in (await manager.command("team")).text
     assert "You don't have access to this." in (await manager.command("invite")).text
@@ -85,12 +82,11 @@ async def test_a_head_sees_and_manages_only_their_department(fake, bot, db):
     admin = await admin_joins(fake)
     await add_department(admin, "North")
     await add_department(admin, "South")
-    head = fake.user(3003, "Nina", language_code="en")
-    await head.command("start", code_of(await invite_link(admin, "head of department", "North")))
-    north = fake.user(2002, "Petr", language_code="en")
-    await north.command("start", code_of(await invite_link(admin, "manager", "North")))
-    south = fake.user(2003, "Sasha", language_code="en")
-    await south.command("start", code_of(await invite_link(admin, "manager", "South")))
+    head = await colleague_joins(
+        fake, admin, 3003, "Nina", role="head of department", department="North"
+    )
+    await colleague_joins(fake, admin, 2002, "Petr", department="North")
+    await colleague_joins(fake, admin, 2003, "Sasha", department="South")
 
     reply = await head.tap("👥 Team")
     assert "2 people" in reply.text
