@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 from bench.harness import Database, Row
@@ -18,19 +19,19 @@ FULL = Size(
     updates=200,
     burst_users=50,
     burst_messages=10,
-    burst_repetitions=5,
+    burst_repetitions=3,
     fsm_rounds=500,
     fsm_users=20,
-    fsm_rounds_each=50,
+    fsm_rounds_each=30,
 )
 QUICK = Size(
-    updates=40,
+    updates=25,
     burst_users=50,
     burst_messages=10,
-    burst_repetitions=2,
+    burst_repetitions=1,
     fsm_rounds=100,
     fsm_users=20,
-    fsm_rounds_each=10,
+    fsm_rounds_each=5,
 )
 SCENARIO_TIMEOUT = 300.0
 COLUMNS = ("scenario", "database", "n", "median", "p95", "unit")
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.perf_counter()
                 try:
                     url = database.fresh()
-                    outcome = asyncio.run(bounded(lambda: scenario(url, database.name, size)))  # noqa: B023
+                    outcome = asyncio.run(bounded(partial(scenario, url, database.name, size)))
                 except Exception as error:  # one broken scenario must not hide the others
                     failures += 1
                     notes.append(f"FAILED {database.name} {scenario.__name__}: {error!r}")

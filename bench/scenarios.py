@@ -69,11 +69,13 @@ class Series:
     handling: list[float] = field(default_factory=list)
     statements: list[float] = field(default_factory=list)
     api_calls: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
 
     def rows(self, name: str, database: str) -> list[Row]:
         return [
             row(f"{name}: round trip", database, self.round_trip, "ms"),
             row(f"{name}: in dispatcher", database, self.handling, "ms"),
+            row(f"{name}: CPU, bot + fake", database, self.cpu, "ms"),
             row(f"{name}: SQL statements", database, self.statements, "stmts/update"),
             row(f"{name}: Bot API calls", database, self.api_calls, "calls/update"),
         ]
@@ -90,9 +92,11 @@ class Meter:
         self, action: Awaitable[Reply], expect: str, series: Series | None = None
     ) -> Reply:
         statements = self.sql.statements
+        cpu = time.process_time()
         started = time.perf_counter()
         reply = await action
         elapsed = _ms(started)
+        cpu = (time.process_time() - cpu) * 1000
         if reply.errors or expect not in reply.text:
             raise BenchError(f"expected {expect!r}, got {reply.text!r}, errors {reply.errors}")
         if series is not None:
@@ -100,6 +104,7 @@ class Meter:
             series.handling.append(self.logs.handling_ms[reply.update_id])
             series.statements.append(self.sql.statements - statements)
             series.api_calls.append(len(reply.calls))
+            series.cpu.append(cpu)
         return reply
 
 
@@ -244,6 +249,7 @@ async def burst(url: str, database: str, size: Size) -> Outcome:
                     people = [fake.user(i, f"Manager {i}", language_code="en") for i in ids]
                     await _burst(fake, dp, people, 1)  # warm-up
                     statements = sql.statements
+                    cpu = time.process_time()
                     for _ in range(size.burst_repetitions):
                         elapsed, replied, sorry = await _burst(
                             fake, dp, people, size.burst_messages
@@ -251,6 +257,7 @@ async def burst(url: str, database: str, size: Size) -> Outcome:
                         rates.append(per_burst / elapsed)
                         waits.extend(replied)
                         apologies += sorry
+                    cpu = time.process_time() - cpu
                     statements = sql.statements - statements
     finally:
         await engine.dispose()
@@ -267,6 +274,7 @@ async def burst(url: str, database: str, size: Size) -> Outcome:
         [
             row(f"{name}: throughput", database, rates, "updates/s", p95=False),
             row(f"{name}: time to reply", database, waits, "ms since burst"),
+            row(f"{name}: CPU, bot + fake", database, [cpu * 1000 / total], "ms/update"),
             row(f"{name}: SQL statements", database, [statements / total], "stmts/update"),
         ],
         [note],

@@ -75,6 +75,9 @@ def create_dispatcher(
     dispatcher.update.outer_middleware(ErrorsMiddleware())
     dispatcher.message.outer_middleware(AccessMiddleware())
     dispatcher.callback_query.outer_middleware(AccessMiddleware())
+    # Inline mode (@bot query in any chat) also has to be enabled in @BotFather (/setinline),
+    # otherwise Telegram never sends inline queries.
+    dispatcher.inline_query.outer_middleware(AccessMiddleware())
     dispatcher.include_routers(*get_routers())
 
     async def on_startup(bot: Bot) -> None:

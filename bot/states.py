@@ -23,3 +23,45 @@ class ReferenceForm(StatesGroup):
 
 class SettingsForm(StatesGroup):
     timezone = State()
+
+
+class ClientForm(StatesGroup):
+    """New client: name, kind, then optional fields (each with Skip), then a summary."""
+
+    name = State()
+    kind = State()
+    phone = State()
+    email = State()
+    inn = State()
+    address = State()
+    industry = State()
+    region = State()
+    lead_source = State()
+    notes = State()
+    review = State()
+    edit_field = State()  # a field re-typed from the summary's Edit
+
+
+class ClientEdit(StatesGroup):
+    """Editing one field of an existing client from its card."""
+
+    value = State()
+
+
+class ContactPersonForm(StatesGroup):
+    client = State()  # pick the client a shared contact belongs to
+    position = State()
+
+
+class ClientSearch(StatesGroup):
+    query = State()
+
+
+class ContactLog(StatesGroup):
+    client = State()
+    kind = State()
+    summary = State()
+    review = State()
+    outcome = State()
+    next_step = State()
+    due = State()

@@ -6,7 +6,15 @@ from html import escape
 
 from aiogram.utils.i18n import gettext as _
 
-from db.models import DepartmentKind, ReferenceKind, Role, User
+from db.models import (
+    ClientKind,
+    ClientStatus,
+    DepartmentKind,
+    InteractionKind,
+    ReferenceKind,
+    Role,
+    User,
+)
 
 
 def no_access_text() -> str:
@@ -38,6 +46,28 @@ def department_kind_label(kind: DepartmentKind) -> str:
     }[kind]
 
 
+def client_kind_label(kind: ClientKind) -> str:
+    return {ClientKind.COMPANY: _("company"), ClientKind.PERSON: _("person")}[kind]
+
+
+def client_status_label(status: ClientStatus) -> str:
+    return {
+        ClientStatus.LEAD: _("lead"),
+        ClientStatus.ACTIVE: _("active client"),
+        ClientStatus.INACTIVE: _("inactive"),
+    }[status]
+
+
+def interaction_kind_label(kind: InteractionKind) -> str:
+    return {
+        InteractionKind.CALL: _("📞 Call"),
+        InteractionKind.MEETING: _("🤝 Meeting"),
+        InteractionKind.VISIT: _("🚗 Visit"),
+        InteractionKind.MESSAGE: _("💬 Message"),
+        InteractionKind.EMAIL: _("✉️ E-mail"),
+    }[kind]
+
+
 def reference_kind_label(kind: ReferenceKind) -> str:
     return {
         ReferenceKind.PRODUCT_LINE: _("Product lines"),
@@ -61,6 +91,16 @@ def welcome_text(user: User) -> str:
 def help_text(user: User) -> str:
     parts = [
         _("<b>FieldCRM in short</b>"),
+        _(
+            "📝 <b>Log contact</b>: the fastest way to record a call, meeting or visit: tap it, "
+            "tap the client, tap the kind, type one line, tap 💾 Save. Add an outcome, a next "
+            "step with a date, a photo, a document or a voice note before saving if you like."
+        ),
+        _(
+            "👤 <b>Clients</b>: add, find and open clients; the card shows contacts, the last "
+            "contact, the next step and the whole history. Shortcuts: share a phone contact "
+            "with me to add a client; share your location to log a visit."
+        ),
         _("⚙️ <b>Settings</b>: language and time zone (reminders come in your local time)."),
         _("/cancel leaves any question; the Back button goes one step back."),
         _(

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, MetaData, String
+from sqlalchemy import JSON, BigInteger, Enum, Float, ForeignKey, Index, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from db.types import UTCDateTime, utcnow
@@ -54,6 +54,31 @@ class ReferenceKind(enum.StrEnum):
     INDUSTRY = "industry"
     REGION = "region"
     LEAD_SOURCE = "lead_source"
+
+
+class ClientKind(enum.StrEnum):
+    COMPANY = "company"
+    PERSON = "person"
+
+
+class ClientStatus(enum.StrEnum):
+    LEAD = "lead"
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+class InteractionKind(enum.StrEnum):
+    CALL = "call"
+    MEETING = "meeting"
+    VISIT = "visit"
+    MESSAGE = "message"
+    EMAIL = "email"
+
+
+class AttachmentKind(enum.StrEnum):
+    PHOTO = "photo"
+    VOICE = "voice"
+    DOCUMENT = "document"
 
 
 class Department(Base):
@@ -136,3 +161,116 @@ class ConversationState(Base):
     state: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AppSetting(Base):
+    """Company-wide switches an admin flips in the bot (e.g. inline search for managers)."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
+class Client(Base):
+    __tablename__ = "clients"
+    __table_args__ = (
+        Index("ix_clients_owner_last_contact", "owner_id", "last_contact_at"),
+        Index("ix_clients_name_key", "name_key"),
+        Index("ix_clients_phone", "phone"),
+        Index("ix_clients_email", "email"),
+        Index("ix_clients_inn", "inn"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # name_key: folded name without legal forms, for duplicates; search_text: folded name,
+    # for "any part of the name" search (SQLite's lower() does not fold Cyrillic).
+    name_key: Mapped[str] = mapped_column(String(200))
+    search_text: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[ClientKind] = mapped_column(_enum(ClientKind))
+    status: Mapped[ClientStatus] = mapped_column(_enum(ClientStatus), default=ClientStatus.LEAD)
+    phone: Mapped[str | None] = mapped_column(String(16))  # E.164
+    phone_digits: Mapped[str | None] = mapped_column(String(16))
+    email: Mapped[str | None] = mapped_column(String(254))
+    address: Mapped[str | None] = mapped_column(String(500))
+    inn: Mapped[str | None] = mapped_column(String(12))
+    industry_id: Mapped[int | None] = mapped_column(ForeignKey("reference_items.id"))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("reference_items.id"))
+    lead_source_id: Mapped[int | None] = mapped_column(ForeignKey("reference_items.id"))
+    notes: Mapped[str | None] = mapped_column(Text)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    last_contact_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[User] = relationship(foreign_keys=[owner_id], lazy="joined")
+    industry: Mapped[ReferenceItem | None] = relationship(foreign_keys=[industry_id], lazy="joined")
+    region: Mapped[ReferenceItem | None] = relationship(foreign_keys=[region_id], lazy="joined")
+    lead_source: Mapped[ReferenceItem | None] = relationship(
+        foreign_keys=[lead_source_id], lazy="joined"
+    )
+    contacts: Mapped[list[ContactPerson]] = relationship(
+        back_populates="client", lazy="selectin", order_by="ContactPerson.id"
+    )
+
+
+class ContactPerson(Base):
+    __tablename__ = "contact_persons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(16))
+    email: Mapped[str | None] = mapped_column(String(254))
+    telegram_username: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    client: Mapped[Client] = relationship(back_populates="contacts")
+
+
+class Interaction(Base):
+    """One entry of the contact log. The next step's due time feeds reminders."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        Index("ix_interactions_client_occurred", "client_id", "occurred_at"),
+        Index("ix_interactions_next_step_due", "next_step_due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[InteractionKind] = mapped_column(_enum(InteractionKind))
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    summary: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    next_step: Mapped[str | None] = mapped_column(String(500))
+    next_step_due_at: Mapped[datetime | None]
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    author: Mapped[User] = relationship(lazy="joined")
+    attachments: Mapped[list[Attachment]] = relationship(
+        lazy="selectin", order_by="Attachment.id", cascade="all, delete-orphan"
+    )
+
+
+class Attachment(Base):
+    """A photo, voice note or document kept as a Telegram file id (the file stays on Telegram)."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(
+        ForeignKey("interactions.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[AttachmentKind] = mapped_column(_enum(AttachmentKind))
+    file_id: Mapped[str] = mapped_column(String(255))
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -56,7 +56,11 @@ async def test_python_m_bot_migrates_starts_and_answers(fake, tmp_path):
             lambda call: call.method == "sendMessage" and call.chat_id == ADMIN_ID, timeout=10
         )
         assert "Добро пожаловать, Olga" in welcome.params["text"]
-        assert admin.reply_keyboard == [["👥 Команда", "🛠 Админ"], ["⚙️ Настройки", "❓ Помощь"]]
+        assert admin.reply_keyboard == [
+            ["📝 Записать контакт", "👤 Клиенты"],
+            ["👥 Команда", "🛠 Админ"],
+            ["⚙️ Настройки", "❓ Помощь"],
+        ]
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = await asyncio.wait_for(process.communicate(), 60)

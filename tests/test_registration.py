@@ -22,7 +22,11 @@ async def test_admin_from_admin_ids_gets_the_menu(fake, bot, db):
     admin = await admin_joins(fake)
 
     assert "Welcome, Olga Admin" in admin.last.text
-    assert admin.reply_keyboard == [["👥 Team", "🛠 Admin"], ["⚙️ Settings", "❓ Help"]]
+    assert admin.reply_keyboard == [
+        ["📝 Log contact", "👤 Clients"],
+        ["👥 Team", "🛠 Admin"],
+        ["⚙️ Settings", "❓ Help"],
+    ]
     row = await user_row(db, admin.id)
     assert row is not None and row.role is Role.ADMIN and row.locale == "en"
 
@@ -49,7 +53,10 @@ async def test_manager_joins_by_invite_and_sees_the_menu_in_their_language(fake,
     reply = await manager.command("start", code_of(link))
 
     assert "Добро пожаловать, Пётр" in reply.text
-    assert manager.reply_keyboard == [["⚙️ Настройки", "❓ Помощь"]]
+    assert manager.reply_keyboard == [
+        ["📝 Записать контакт", "👤 Клиенты"],
+        ["⚙️ Настройки", "❓ Помощь"],
+    ]
     row = await user_row(db, 2002)
     assert row is not None and row.role is Role.MANAGER and row.department.name == "Sales North"
     assert row.locale == "ru" and row.timezone == "Europe/Moscow"
@@ -85,7 +92,11 @@ async def test_head_invites_only_managers_of_own_department(fake, bot, db):
     head = await colleague_joins(
         fake, admin, 3003, "Nina", role="head of department", department="Sales North"
     )
-    assert head.reply_keyboard == [["👥 Team", "⚙️ Settings"], ["❓ Help"]]
+    assert head.reply_keyboard == [
+        ["📝 Log contact", "👤 Clients"],
+        ["👥 Team", "⚙️ Settings"],
+        ["❓ Help"],
+    ]
 
     await head.command("invite")
     assert "How long should the link work?" in head.last.text  # no role or department to pick

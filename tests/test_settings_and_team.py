@@ -16,7 +16,11 @@ async def test_language_switch_changes_every_text_and_the_menu(fake, bot, db):
     reply = await admin.press("🇷🇺 Русский")
 
     assert "Готово: теперь я говорю по-русски." in reply.text
-    assert admin.reply_keyboard == [["👥 Команда", "🛠 Админ"], ["⚙️ Настройки", "❓ Помощь"]]
+    assert admin.reply_keyboard == [
+        ["📝 Записать контакт", "👤 Клиенты"],
+        ["👥 Команда", "🛠 Админ"],
+        ["⚙️ Настройки", "❓ Помощь"],
+    ]
     assert (await user_row(db, admin.id)).locale == "ru"
     reply = await admin.tap("❓ Помощь")
     assert "Коротко о FieldCRM" in reply.text

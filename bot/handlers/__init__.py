@@ -2,9 +2,35 @@
 
 from aiogram import Router
 
-from bot.handlers import admin, common, fallback, invites, settings, start, team
+from bot.handlers import (
+    admin,
+    client_card,
+    client_search,
+    clients,
+    common,
+    contact_log,
+    fallback,
+    inline,
+    invites,
+    settings,
+    start,
+    team,
+)
 
-MODULES = (common, start, settings, team, invites, admin, fallback)
+MODULES = (
+    common,
+    start,
+    settings,
+    team,
+    invites,
+    admin,
+    clients,
+    client_card,
+    contact_log,
+    client_search,
+    inline,
+    fallback,
+)
 
 
 def get_routers() -> list[Router]:

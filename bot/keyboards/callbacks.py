@@ -74,3 +74,70 @@ class CatalogCb(CallbackData, prefix="cat"):
     item_id: int = 0
     page: int = 0
     value: str = ""
+
+
+class ClientAction(StrEnum):
+    OPEN = "o"
+    HISTORY = "h"
+    FILES = "f"
+    EDIT = "e"
+    FIELD = "fd"
+    SET = "s"
+    CONTACTS = "c"
+    REASSIGN = "r"
+    SET_OWNER = "so"
+    LOG = "l"
+
+
+class ClientCb(CallbackData, prefix="cl"):
+    """Actions on an existing client; `value` is a field name, a choice or an id."""
+
+    action: ClientAction
+    client_id: int
+    page: int = 0
+    value: str = ""
+
+
+class FormAction(StrEnum):
+    CHOOSE = "c"  # a button answer to the current question (kind, a list item...)
+    SKIP = "s"
+    SAVE = "v"
+    EDIT = "e"  # from the summary: pick a field to change
+    FIELD = "f"  # the field picked
+
+
+class FormCb(CallbackData, prefix="fm"):
+    """Answers inside a flow; which flow and step is known from the FSM state."""
+
+    action: FormAction
+    value: str = ""
+
+
+class PickCb(CallbackData, prefix="pk"):
+    """A client picked from recent clients, search matches or nearest ones."""
+
+    client_id: int
+
+
+class ListCb(CallbackData, prefix="ls"):
+    """ "My clients" with its filters (s: status, i: industry id, r: region id, t: stale)."""
+
+    page: int = 0
+    status: str = ""
+    industry: int = 0
+    region: int = 0
+    stale: bool = False
+
+
+class SearchCb(CallbackData, prefix="sr"):
+    page: int
+
+
+class ClientsMenuAction(StrEnum):
+    NEW = "n"
+    SEARCH = "s"
+    LIST = "l"
+
+
+class ClientsMenuCb(CallbackData, prefix="cm"):
+    action: ClientsMenuAction

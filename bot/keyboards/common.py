@@ -41,9 +41,11 @@ def nav_keyboard(*, back: bool = False) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[nav_row(back=back)])
 
 
-def pager_row(page: int, total: int, make: Callable[[int], str]) -> list[InlineKeyboardButton]:
-    """◀ 2/5 ▶ for a list of `total` items, PAGE_SIZE per page; empty when it fits one page."""
-    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+def pager_row(
+    page: int, total: int, make: Callable[[int], str], *, page_size: int = PAGE_SIZE
+) -> list[InlineKeyboardButton]:
+    """◀ 2/5 ▶ for a list of `total` items; empty when it fits one page."""
+    pages = max((total + page_size - 1) // page_size, 1)
     if pages == 1:
         return []
     row = []

@@ -9,6 +9,8 @@ from aiogram.utils.keyboard import ReplyKeyboardBuilder
 
 from db.models import Role, User
 
+LOG_CONTACT = __("📝 Log contact")
+CLIENTS = __("👤 Clients")
 TEAM = __("👥 Team")
 ADMIN = __("🛠 Admin")
 SETTINGS = __("⚙️ Settings")
@@ -17,6 +19,8 @@ HELP = __("❓ Help")
 
 def main_menu(user: User) -> ReplyKeyboardMarkup:
     builder = ReplyKeyboardBuilder()
+    builder.button(text=str(LOG_CONTACT))
+    builder.button(text=str(CLIENTS))
     if user.role in (Role.HEAD, Role.ADMIN):
         builder.button(text=str(TEAM))
     if user.role is Role.ADMIN:

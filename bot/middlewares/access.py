@@ -4,7 +4,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.types import CallbackQuery, InlineQuery, Message, TelegramObject
 from aiogram.utils.i18n import gettext as _
 
 from bot.texts import access_disabled_text, no_access_text
@@ -24,6 +24,9 @@ class AccessMiddleware(BaseMiddleware):
             return await handler(event, data)
         if isinstance(event, Message) and (event.text or "").startswith("/start"):
             return await handler(event, data)
+        if isinstance(event, InlineQuery):  # nothing to share: no results, nothing cached
+            await event.answer([], is_personal=True, cache_time=0)
+            return None
         text = no_access_text() if user is None else access_disabled_text()
         if isinstance(event, Message):
             await event.answer(text)

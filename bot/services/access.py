@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, true
+from sqlalchemy import ColumnElement, false, select, true
 
 from bot.services.errors import AccessDenied
-from db.models import Role, User
+from db.models import Client, Role, User
 
 
 def require_role(actor: User, *roles: Role) -> None:
@@ -50,3 +50,13 @@ def can_manage(actor: User, target: User) -> bool:
         and target.department_id is not None
         and target.department_id == actor.department_id
     )
+
+
+def visible_clients(actor: User) -> ColumnElement[bool]:
+    """Clients the actor may see and edit: their own; a head's department's; all for admins."""
+    if actor.role is Role.ADMIN:
+        return true()
+    if actor.role is Role.HEAD and actor.department_id is not None:
+        team = select(User.id).where(User.department_id == actor.department_id)
+        return Client.owner_id.in_(team.scalar_subquery())
+    return Client.owner_id == actor.id

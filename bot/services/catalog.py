@@ -140,3 +140,15 @@ async def set_reference_archived(
         AuditRepository(session).record(actor.id, action, "reference_item", item.id, kind=item.kind)
         await session.commit()
     return item
+
+
+async def pickable_items(session: AsyncSession, kind: ReferenceKind) -> Sequence[ReferenceItem]:
+    """What pickers offer to everyone: active items only."""
+    return await ReferenceRepository(session).list(kind)
+
+
+async def pickable_item(session: AsyncSession, kind: ReferenceKind, item_id: int) -> ReferenceItem:
+    item = await ReferenceRepository(session).get(item_id)
+    if item is None or item.kind is not kind or item.archived:
+        raise NotFound()
+    return item

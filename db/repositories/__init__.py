@@ -2,11 +2,13 @@
 
 from db.repositories.audit import AuditRepository
 from db.repositories.catalog import DepartmentRepository, ReferenceRepository
+from db.repositories.clients import ClientRepository
 from db.repositories.invites import InviteRepository
 from db.repositories.users import UserRepository
 
 __all__ = [
     "AuditRepository",
+    "ClientRepository",
     "DepartmentRepository",
     "InviteRepository",
     "ReferenceRepository",

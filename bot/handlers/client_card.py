@@ -1,0 +1,180 @@
+"""The client card, its history and files: what a manager reads before a visit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from zoneinfo import ZoneInfo
+
+from aiogram import F
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.handlers.registry import Handlers
+from bot.keyboards.callbacks import ClientAction, ClientCb
+from bot.keyboards.clients import card_keyboard
+from bot.keyboards.common import pager_row
+from bot.services import clients
+from bot.services.clients import HISTORY_PAGE, ClientOverview
+from bot.services.parsing import format_when
+from bot.texts import client_status_label, interaction_kind_label
+from db.models import AttachmentKind, Client, ClientKind, Interaction, User
+from db.types import utcnow
+
+handlers = Handlers("client_card")
+
+
+def local(moment: datetime, user: User) -> datetime:
+    return moment.astimezone(ZoneInfo(user.timezone))
+
+
+def card_text(overview: ClientOverview, user: User) -> str:
+    client = overview.client
+    icon = "🏢" if client.kind is ClientKind.COMPANY else "👤"
+    lines = [
+        f"{icon} <b>{escape(client.name)}</b> · {client_status_label(client.status)}",
+        _("Owner: {name}").format(name=escape(client.owner.full_name)),
+    ]
+    for prefix, value in (
+        ("📞", client.phone),
+        ("✉️", client.email),
+        (_("INN"), client.inn),
+        ("📍", client.address),
+    ):
+        if value:
+            lines.append(f"{prefix} {escape(value)}")
+    details = [
+        f"{label}: {escape(item.name)}"
+        for label, item in (
+            (_("Industry"), client.industry),
+            (_("Region"), client.region),
+            (_("Lead source"), client.lead_source),
+        )
+        if item is not None
+    ]
+    if details:
+        lines.append(" · ".join(details))
+    for person in client.contacts:
+        extra = ", ".join(escape(v) for v in (person.position, person.phone, person.email) if v)
+        lines.append(f"👤 {escape(person.name)}" + (f" ({extra})" if extra else ""))
+    lines.append("")
+    if client.last_contact_at:
+        days = (local(utcnow(), user).date() - local(client.last_contact_at, user).date()).days
+        lines.append(
+            _("Last contact: {when} ({days} days ago)").format(
+                when=format_when(client.last_contact_at, ZoneInfo(user.timezone), user.locale),
+                days=days,
+            )
+        )
+    else:
+        lines.append(_("No contacts logged yet."))
+    if overview.next_step is not None and overview.next_step.next_step_due_at is not None:
+        lines.append(
+            _("Next step: {step} — {when}").format(
+                step=escape(overview.next_step.next_step or ""),
+                when=format_when(
+                    overview.next_step.next_step_due_at, ZoneInfo(user.timezone), user.locale
+                ),
+            )
+        )
+    if client.notes:
+        lines.append(_("Notes: {notes}").format(notes=escape(client.notes)))
+    return "\n".join(lines)
+
+
+async def send_card(message: Message, session: AsyncSession, user: User, client_id: int) -> None:
+    """Sends the card as a new message. Client data is sent protected: no forwarding, no saving."""
+    overview = await clients.overview(session, user, client_id)
+    await message.answer(
+        card_text(overview, user),
+        reply_markup=card_keyboard(overview.client, user, has_files=overview.files > 0),
+        protect_content=True,
+    )
+
+
+async def edit_card(message: Message, session: AsyncSession, user: User, client_id: int) -> None:
+    overview = await clients.overview(session, user, client_id)
+    await message.edit_text(
+        card_text(overview, user),
+        reply_markup=card_keyboard(overview.client, user, has_files=overview.files > 0),
+    )
+
+
+@handlers.callback_query(ClientCb.filter(F.action == ClientAction.OPEN))
+async def open_card(
+    query: CallbackQuery, callback_data: ClientCb, session: AsyncSession, user: User
+) -> None:
+    await clients.get_client(session, user, callback_data.client_id)  # not found → refused
+    await query.answer()
+    if isinstance(query.message, Message):
+        await edit_card(query.message, session, user, callback_data.client_id)
+
+
+def history_entry(entry: Interaction, user: User) -> str:
+    when = format_when(entry.occurred_at, ZoneInfo(user.timezone), user.locale)
+    line = _("{kind} · {when} · {author}").format(
+        kind=interaction_kind_label(entry.kind), when=when, author=escape(entry.author.full_name)
+    )
+    text = f"<b>{line}</b>\n{escape(entry.summary)}"
+    if entry.outcome:
+        text += "\n" + _("Outcome: {outcome}").format(outcome=escape(entry.outcome))
+    if entry.next_step and entry.next_step_due_at:
+        text += "\n" + _("Next step: {step} — {when}").format(
+            step=escape(entry.next_step),
+            when=format_when(entry.next_step_due_at, ZoneInfo(user.timezone), user.locale),
+        )
+    if entry.attachments:
+        text += f"\n📎 {len(entry.attachments)}"
+    return text
+
+
+def history_view(
+    client: Client, entries: list[Interaction], total: int, page: int, user: User
+) -> tuple[str, InlineKeyboardMarkup]:
+    title = _("<b>History: {name}</b> ({count})").format(name=escape(client.name), count=total)
+    body = "\n\n".join(history_entry(entry, user) for entry in entries)
+    text = f"{title}\n\n{body}" if entries else title + "\n\n" + _("Nothing logged yet.")
+    pages = pager_row(
+        page,
+        total,
+        lambda p: ClientCb(action=ClientAction.HISTORY, client_id=client.id, page=p).pack(),
+        page_size=HISTORY_PAGE,
+    )
+    back = InlineKeyboardButton(
+        text=_("← Card"),
+        callback_data=ClientCb(action=ClientAction.OPEN, client_id=client.id).pack(),
+    )
+    return text, InlineKeyboardMarkup(inline_keyboard=[row for row in (pages, [back]) if row])
+
+
+@handlers.callback_query(ClientCb.filter(F.action == ClientAction.HISTORY))
+async def show_history(
+    query: CallbackQuery, callback_data: ClientCb, session: AsyncSession, user: User
+) -> None:
+    client, entries, total = await clients.history(
+        session, user, callback_data.client_id, callback_data.page
+    )
+    await query.answer()
+    if isinstance(query.message, Message):
+        text, keyboard = history_view(client, list(entries), total, callback_data.page, user)
+        await query.message.edit_text(text, reply_markup=keyboard)
+
+
+@handlers.callback_query(ClientCb.filter(F.action == ClientAction.FILES))
+async def send_files(
+    query: CallbackQuery, callback_data: ClientCb, session: AsyncSession, user: User
+) -> None:
+    files = await clients.files(session, user, callback_data.client_id)
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    for attachment in files:
+        send = {
+            AttachmentKind.PHOTO: query.message.answer_photo,
+            AttachmentKind.VOICE: query.message.answer_voice,
+            AttachmentKind.DOCUMENT: query.message.answer_document,
+        }[attachment.kind]
+        await send(attachment.file_id, protect_content=True)
+    if not files:
+        await query.message.answer(_("No files yet."))

@@ -1,0 +1,118 @@
+"""The contact log: what happened with a client, and the next step (which reminders use)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import parsing
+from bot.services.clients import get_client
+from bot.services.errors import N_, InvalidInput, NotFound
+from db.models import Attachment, AttachmentKind, Interaction, InteractionKind, User
+from db.types import utcnow
+
+SUMMARY_MAX = 2000
+OUTCOME_MAX = 2000
+NEXT_STEP_MAX = 500
+ATTACHMENTS_MAX = 10
+
+
+@dataclass(frozen=True)
+class AttachmentDraft:
+    kind: AttachmentKind
+    file_id: str
+    file_name: str | None = None
+
+
+async def log_interaction(
+    session: AsyncSession,
+    actor: User,
+    client_id: int,
+    kind: InteractionKind,
+    summary: str,
+    *,
+    outcome: str | None = None,
+    next_step: str | None = None,
+    next_step_due_at: datetime | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    attachments: Sequence[AttachmentDraft] = (),
+) -> Interaction:
+    client = await get_client(session, actor, client_id)
+    if next_step and next_step_due_at is None:
+        raise InvalidInput(N_("A next step needs a date."))
+    if len(attachments) > ATTACHMENTS_MAX:
+        raise InvalidInput(N_("At most {limit} files per record."), limit=ATTACHMENTS_MAX)
+    now = utcnow()
+    interaction = Interaction(
+        client_id=client.id,
+        author_id=actor.id,
+        kind=kind,
+        occurred_at=now,
+        summary=parsing.clean_text(summary, limit=SUMMARY_MAX),
+        outcome=parsing.clean_text(outcome, limit=OUTCOME_MAX) if outcome else None,
+        next_step=parsing.clean_text(next_step, limit=NEXT_STEP_MAX) if next_step else None,
+        next_step_due_at=next_step_due_at,
+        latitude=latitude,
+        longitude=longitude,
+        attachments=[
+            Attachment(kind=a.kind, file_id=a.file_id, file_name=a.file_name) for a in attachments
+        ],
+    )
+    session.add(interaction)
+    client.last_contact_at = now
+    if latitude is not None and longitude is not None and client.latitude is None:
+        # A client's place is learnt from the first visit logged there.
+        client.latitude, client.longitude = latitude, longitude
+    await session.commit()
+    return interaction
+
+
+async def get_interaction(session: AsyncSession, actor: User, interaction_id: int) -> Interaction:
+    interaction = await session.get(Interaction, interaction_id)
+    if interaction is None:
+        raise NotFound()
+    await get_client(session, actor, interaction.client_id)  # NotFound unless visible
+    return interaction
+
+
+# Checks for the flow, step by step (the same rules log_interaction applies when saving)
+
+
+def clean_summary(raw: str | None) -> str:
+    return parsing.clean_text(raw, limit=SUMMARY_MAX)
+
+
+def clean_outcome(raw: str | None) -> str:
+    return parsing.clean_text(raw, limit=OUTCOME_MAX)
+
+
+def clean_next_step(raw: str | None) -> str:
+    return parsing.clean_text(raw, limit=NEXT_STEP_MAX)
+
+
+def check_room_for_file(attached: int) -> None:
+    if attached >= ATTACHMENTS_MAX:
+        raise InvalidInput(N_("At most {limit} files per record."), limit=ATTACHMENTS_MAX)
+
+
+def moment_from_iso(value: str) -> datetime:
+    """A moment kept as ISO text (FSM data, a quick-date button); aware, or refused."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InvalidInput() from None
+    if moment.tzinfo is None:
+        raise InvalidInput()
+    return moment
+
+
+def interaction_kind(value: str) -> InteractionKind:
+    """A kind from callback data, which is never trusted."""
+    try:
+        return InteractionKind(value)
+    except ValueError:
+        raise InvalidInput() from None
