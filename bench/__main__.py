@@ -25,13 +25,13 @@ FULL = Size(
     fsm_rounds_each=30,
 )
 QUICK = Size(
-    updates=25,
+    updates=15,
     burst_users=50,
     burst_messages=10,
     burst_repetitions=1,
-    fsm_rounds=100,
+    fsm_rounds=60,
     fsm_users=20,
-    fsm_rounds_each=5,
+    fsm_rounds_each=4,
 )
 SCENARIO_TIMEOUT = 300.0
 COLUMNS = ("scenario", "database", "n", "median", "p95", "unit")

@@ -8,7 +8,7 @@ import logging
 import math
 import shutil
 import statistics
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,7 +131,7 @@ class LogCapture(logging.Handler):
             self.problems.append(self.format(record))
 
     @contextlib.contextmanager
-    def installed(self) -> Any:
+    def installed(self) -> Iterator[LogCapture]:
         root = logging.getLogger()
         level = root.level
         root.addHandler(self)
@@ -190,15 +190,22 @@ async def running_bot(
         yield dispatcher
     finally:
         waiter.cancel()
-        with contextlib.suppress(RuntimeError):  # "polling is not started"
-            await dispatcher.stop_polling()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(polling, SHUTDOWN_TIMEOUT)
-        # With as_tasks, updates still being handled outlive polling: let them finish.
-        leftovers = set(dispatcher._handle_update_tasks)
-        if leftovers:
-            _, pending = await asyncio.wait(leftovers, timeout=SHUTDOWN_TIMEOUT)
-            for task in pending:
-                task.cancel()
-        await dispatcher.storage.close()
-        await bot.session.close()
+        try:
+            with contextlib.suppress(RuntimeError):  # "polling is not started"
+                await dispatcher.stop_polling()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(polling, SHUTDOWN_TIMEOUT)
+        finally:
+            await settle(dispatcher)
+            await dispatcher.storage.close()
+            await bot.session.close()
+
+
+async def settle(dispatcher: Dispatcher) -> None:
+    """With handle_as_tasks, updates are handled in tasks that outlive their getUpdates:
+    wait for them (cancel what is still running after SHUTDOWN_TIMEOUT)."""
+    running = set(dispatcher._handle_update_tasks)
+    if running:
+        _, stuck = await asyncio.wait(running, timeout=SHUTDOWN_TIMEOUT)
+        for task in stuck:
+            task.cancel()

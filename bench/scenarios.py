@@ -19,11 +19,12 @@ from bench.harness import (
     locked_errors,
     row,
     running_bot,
+    settle,
 )
 from db.fsm_storage import SQLAlchemyStorage
 from db.models import Department, DepartmentKind, Role, User
 from db.session import create_engine, create_session_factory
-from tests.fake_telegram import FakeTelegram, FakeUser, Reply
+from tests.fake_telegram import ApiCall, FakeTelegram, FakeUser, Reply
 
 HELP = "❓ Help"
 WARMUP = 3
@@ -202,11 +203,11 @@ async def _burst(
     seen = {id(call) for call in fake.calls}
     replied: list[float] = []
 
-    def is_last_reply(call: object) -> bool:
-        if id(call) in seen:
+    def is_last_reply(call: ApiCall) -> bool:
+        if id(call) in seen:  # wait_for looks at every call, old ones first
             return False
         seen.add(id(call))
-        if getattr(call, "method", "") == "sendMessage" and getattr(call, "chat_id", 0) in chats:
+        if call.method == "sendMessage" and call.chat_id in chats:
             replied.append(time.perf_counter())
         return len(replied) >= expected
 
@@ -220,9 +221,7 @@ async def _burst(
         for task in sends:
             task.cancel()
     elapsed = time.perf_counter() - started
-    # Let the update tasks finish (close their sessions) before anything else starts.
-    if dispatcher._handle_update_tasks:
-        await asyncio.wait(set(dispatcher._handle_update_tasks), timeout=BURST_TIMEOUT)
+    await settle(dispatcher)  # the update tasks close their sessions before anything else
     replies = [c for c in fake.calls[first:] if c.method == "sendMessage" and c.chat_id in chats]
     if len(replies) != expected or not all(c.ok for c in replies):
         raise BenchError(f"{len(replies)} replies to {expected} updates")

@@ -25,6 +25,8 @@ Typical use::
         reply = await alice.press("Confirm")   # inline button (must exist) -> callback_query
         assert reply.callback_answer is not None and not reply.errors
         assert alice.last.button_labels() == ["Edit", "Delete"]
+        answer = await alice.inline_query("acme")  # "@bot acme" typed in any chat
+        assert answer.is_personal and [r["title"] for r in answer.results] == ["Acme"]
     await fake.stop()
 
 Other helpers: ``fake.user(id, started=True)`` (a user who talked to the bot before, so the
@@ -71,6 +73,7 @@ __all__ = [
     "ApiCall",
     "FakeTelegram",
     "FakeUser",
+    "InlineAnswer",
     "LocalAiohttpSession",
     "Reply",
     "SentMessage",
@@ -91,6 +94,10 @@ CAPTION_LIMIT = 1024
 CALLBACK_DATA_LIMIT = 64
 CALLBACK_ANSWER_LIMIT = 200
 MAX_INLINE_BUTTONS = 100
+INLINE_QUERY_LIMIT = 256
+INLINE_RESULTS_LIMIT = 50
+INLINE_RESULT_ID_LIMIT = 64
+INLINE_CACHE_DEFAULT = 300
 
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
@@ -116,7 +123,8 @@ _STRING_PARAMS = frozenset(
         "photo document voice audio video animation sticker video_note thumbnail file_id "
         "emoji title description short_description name business_connection_id "
         "message_effect_id secret_token ip_address address phone_number first_name last_name "
-        "vcard performer file_name question query certificate"
+        "vcard performer file_name question query certificate inline_query_id next_offset "
+        "switch_pm_text switch_pm_parameter"
     ).split()
 )
 _CHAT_ACTIONS = frozenset(
@@ -364,6 +372,34 @@ class Reply:
         ]
 
 
+@dataclass
+class InlineAnswer:
+    """What the bot answered to an inline query (``answerInlineQuery``), as the user sees it."""
+
+    results: list[dict[str, Any]]
+    """InlineQueryResult dicts in order (``id``, ``type``, ``title``, ``input_message_content``)."""
+    is_personal: bool
+    cache_time: int
+    """Seconds Telegram may cache the answer (300 when the bot did not say)."""
+    next_offset: str
+    reply: Reply
+    """Everything the bot did while processing the inline query."""
+
+    @property
+    def titles(self) -> list[str]:
+        return [str(result.get("title", "")) for result in self.results]
+
+    def texts(self) -> list[str]:
+        """The plain text each result would post into the chat (HTML parsed like Telegram)."""
+        texts = []
+        for result in self.results:
+            content = result.get("input_message_content") or {}
+            raw = str(content.get("message_text", ""))
+            mode = str(content.get("parse_mode") or "").lower()
+            texts.append(parse_html(raw)[0] if mode == "html" else raw)
+        return texts
+
+
 # ---------------------------------------------------------------------------------------------
 # Internal state
 # ---------------------------------------------------------------------------------------------
@@ -471,6 +507,8 @@ class FakeTelegram:
         self._file_seq = itertools.count(1)
         self._callback_seq = itertools.count(1)
         self._callbacks: dict[str, bool] = {}  # callback_query_id -> answered
+        self._inline_seq = itertools.count(1)
+        self._inline_queries: dict[str, bool] = {}  # inline_query_id -> answered
         self._files: dict[str, _StoredFile] = {}
         self._injections: list[_Injection] = []
         self._allowed_updates: list[str] | None = None
@@ -728,7 +766,8 @@ class FakeTelegram:
             future=future,
             callback_id=callback_id,
         )
-        self._started.add(user.id)
+        if kind != "inline_query":  # typing @bot somewhere does not open a chat with the bot
+            self._started.add(user.id)
         self._queue.append(pending)
         self.updates.append(copy.deepcopy(pending.payload))
         self._pulse()
@@ -906,6 +945,7 @@ class FakeTelegram:
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "deleteMessage": self._delete_message,
             "answerCallbackQuery": self._answer_callback_query,
+            "answerInlineQuery": self._answer_inline_query,
             "setMyCommands": self._set_my_commands,
             "deleteMyCommands": self._delete_my_commands,
             "getMyCommands": self._get_my_commands,
@@ -1352,6 +1392,54 @@ class FakeTelegram:
         self._callbacks[query_id] = True
         return True
 
+    # ------------------------------------------------------------- API: inline mode
+
+    def _answer_inline_query(self, params: dict[str, Any], info: _CallInfo) -> bool:
+        query_id = str(params.get("inline_query_id") or "")
+        if self._inline_queries.get(query_id, True):
+            raise _bad(QUERY_INVALID.removeprefix("Bad Request: "))
+        results = params.get("results")
+        if not isinstance(results, list):
+            raise _bad('field "results" must be of type Array')  # approximate description
+        if len(results) > INLINE_RESULTS_LIMIT:
+            raise _bad("RESULTS_TOO_MUCH")
+        seen: set[str] = set()
+        for result in results:
+            self._check_inline_result(result, seen)
+        cache_time = params.get("cache_time")
+        if cache_time is not None and _int_or_none(cache_time) is None:
+            raise _bad('field "cache_time" must be of type Integer')  # approximate description
+        if len(str(params.get("next_offset") or "").encode()) > 64:
+            raise _bad("NEXT_OFFSET_INVALID")
+        self._inline_queries[query_id] = True
+        return True
+
+    def _check_inline_result(self, result: Any, seen: set[str]) -> None:
+        if not isinstance(result, dict) or not result.get("type"):
+            raise _bad("can't parse inline query result: type is not specified")  # approximate
+        result_id = result.get("id")
+        if not isinstance(result_id, str) or not result_id:
+            raise _bad("RESULT_ID_EMPTY")
+        if len(result_id.encode()) > INLINE_RESULT_ID_LIMIT:
+            raise _bad("RESULT_ID_INVALID")
+        if result_id in seen:
+            raise _bad("RESULT_ID_DUPLICATE")
+        seen.add(result_id)
+        if result["type"] == "article" and not str(result.get("title") or "").strip():
+            raise _bad("RESULT_TITLE_EMPTY")
+        content = result.get("input_message_content")
+        if result["type"] == "article" and not isinstance(content, dict):
+            raise _bad("can't parse inline query result: input_message_content is required")
+        if isinstance(content, dict) and "message_text" in content:
+            raw = str(content.get("message_text") or "")
+            plain, _ = self._format(raw, content.get("parse_mode"), content.get("entities"))
+            if not plain.strip():
+                raise _bad("MESSAGE_EMPTY")
+            if len(plain) > TEXT_LIMIT:
+                raise _bad("MESSAGE_TOO_LONG")
+        if "reply_markup" in result:
+            _check_markup(result["reply_markup"], inline_only=True)
+
     # -------------------------------------------------------------- API: bot settings
 
     def _commands_key(self, params: dict[str, Any]) -> tuple[str, str]:
@@ -1678,6 +1766,48 @@ class FakeUser:
             "data": data,
         }
         return await self.fake._deliver(self, "callback_query", body, query_id)
+
+    async def inline_query(
+        self, query: str = "", *, offset: str = "", chat_type: str = "sender"
+    ) -> InlineAnswer:
+        """Type ``@bot query`` in a chat (``chat_type``: sender, private, group, supergroup,
+        channel) and wait for the bot's ``answerInlineQuery``: its first accepted answer
+        (AssertionError if it did not answer, or Telegram refused every answer)."""
+        if len(query) > INLINE_QUERY_LIMIT:
+            raise ValueError(f"Telegram clients send at most {INLINE_QUERY_LIMIT} characters")
+        query_id = str(7_000_000_000_000 + next(self.fake._inline_seq))
+        self.fake._inline_queries[query_id] = False
+        body = {
+            "id": query_id,
+            "from": self.api_user,
+            "query": query,
+            "offset": offset,
+            "chat_type": chat_type,
+        }
+        reply = await self.fake._deliver(self, "inline_query", body)
+        answers = [
+            call
+            for call in reply.calls
+            if call.method == "answerInlineQuery"
+            and str(call.params.get("inline_query_id")) == query_id
+        ]
+        for call in answers:
+            if not call.ok:
+                continue
+            cache_time = _int_or_none(call.params.get("cache_time"))
+            return InlineAnswer(
+                results=list(call.params.get("results") or []),
+                is_personal=call.params.get("is_personal") is True,
+                cache_time=INLINE_CACHE_DEFAULT if cache_time is None else cache_time,
+                next_offset=str(call.params.get("next_offset") or ""),
+                reply=reply,
+            )
+        if answers:
+            refused = "; ".join(str(call.error) for call in answers)
+            raise AssertionError(f"Telegram refused the answers to {query!r}: {refused}")
+        raise AssertionError(
+            f"the bot did not answer inline query {query!r}; calls:\n{self.fake.describe()}"
+        )
 
     async def share_contact(
         self,

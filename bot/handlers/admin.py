@@ -19,10 +19,12 @@ from bot.keyboards.admin import (
     catalog_keyboard,
     catalog_title,
     department_kinds,
+    inline_switch_keyboard,
     item_keyboard,
 )
-from bot.keyboards.callbacks import CatalogAction, CatalogCb
+from bot.keyboards.callbacks import CatalogAction, CatalogCb, InlineSwitchCb
 from bot.keyboards.common import nav_keyboard, step_keyboard
+from bot.services import app_settings
 from bot.services import catalog as service
 from bot.services.access import require_role
 from bot.states import DepartmentForm, ReferenceForm
@@ -275,3 +277,29 @@ async def new_name_typed(
         _("Renamed.") + "\n\n" + item_text(item),
         reply_markup=item_keyboard(catalog, item, data.get("page", 0)),
     )
+
+
+# Company-wide switches
+
+
+@handlers.callback_query(InlineSwitchCb.filter())
+async def inline_switch(
+    query: CallbackQuery, callback_data: InlineSwitchCb, session: AsyncSession, user: User
+) -> None:
+    require_role(user, Role.ADMIN)
+    if callback_data.value in ("on", "off"):
+        enabled = await app_settings.set_inline_for_managers(
+            session, user, callback_data.value == "on"
+        )
+        await query.answer(_("Saved."))
+    else:
+        enabled = await app_settings.inline_for_managers(session)
+        await query.answer()
+    status = _("on") if enabled else _("off")
+    text = _(
+        "<b>Inline search for managers</b>: {status}.\n\n"
+        "Typing the bot's @username in any chat lets a user share one of their own clients "
+        "(name, phone, e-mail). Heads and admins always have it."
+    ).format(status=status)
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, reply_markup=inline_switch_keyboard(enabled))

@@ -25,6 +25,16 @@ from db.types import utcnow
 handlers = Handlers("client_card")
 
 
+# Telegram allows 4096 characters a message: long free text is shortened in lists and cards.
+ENTRY_TEXT_MAX = 300
+NOTES_MAX = 600
+CARD_CONTACTS_MAX = 5
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def local(moment: datetime, user: User) -> datetime:
     return moment.astimezone(ZoneInfo(user.timezone))
 
@@ -55,9 +65,11 @@ def card_text(overview: ClientOverview, user: User) -> str:
     ]
     if details:
         lines.append(" · ".join(details))
-    for person in client.contacts:
+    for person in client.contacts[:CARD_CONTACTS_MAX]:
         extra = ", ".join(escape(v) for v in (person.position, person.phone, person.email) if v)
         lines.append(f"👤 {escape(person.name)}" + (f" ({extra})" if extra else ""))
+    if len(client.contacts) > CARD_CONTACTS_MAX:
+        lines.append(_("…and {count} more").format(count=len(client.contacts) - CARD_CONTACTS_MAX))
     lines.append("")
     if client.last_contact_at:
         days = (local(utcnow(), user).date() - local(client.last_contact_at, user).date()).days
@@ -79,7 +91,7 @@ def card_text(overview: ClientOverview, user: User) -> str:
             )
         )
     if client.notes:
-        lines.append(_("Notes: {notes}").format(notes=escape(client.notes)))
+        lines.append(_("Notes: {notes}").format(notes=escape(shorten(client.notes, NOTES_MAX))))
     return "\n".join(lines)
 
 
@@ -116,9 +128,10 @@ def history_entry(entry: Interaction, user: User) -> str:
     line = _("{kind} · {when} · {author}").format(
         kind=interaction_kind_label(entry.kind), when=when, author=escape(entry.author.full_name)
     )
-    text = f"<b>{line}</b>\n{escape(entry.summary)}"
+    text = f"<b>{line}</b>\n{escape(shorten(entry.summary, ENTRY_TEXT_MAX))}"
     if entry.outcome:
-        text += "\n" + _("Outcome: {outcome}").format(outcome=escape(entry.outcome))
+        outcome = shorten(entry.outcome, ENTRY_TEXT_MAX)
+        text += "\n" + _("Outcome: {outcome}").format(outcome=escape(outcome))
     if entry.next_step and entry.next_step_due_at:
         text += "\n" + _("Next step: {step} — {when}").format(
             step=escape(entry.next_step),
@@ -133,8 +146,14 @@ def history_view(
     client: Client, entries: list[Interaction], total: int, page: int, user: User
 ) -> tuple[str, InlineKeyboardMarkup]:
     title = _("<b>History: {name}</b> ({count})").format(name=escape(client.name), count=total)
-    body = "\n\n".join(history_entry(entry, user) for entry in entries)
-    text = f"{title}\n\n{body}" if entries else title + "\n\n" + _("Nothing logged yet.")
+    parts = [history_entry(entry, user) for entry in entries]
+    if (page + 1) * HISTORY_PAGE >= total:  # the oldest page ends where the client began
+        parts.append(
+            _("➕ Added to the base · {when}").format(
+                when=format_when(client.created_at, ZoneInfo(user.timezone), user.locale)
+            )
+        )
+    text = title + "\n\n" + "\n\n".join(parts)
     pages = pager_row(
         page,
         total,

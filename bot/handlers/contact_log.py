@@ -42,7 +42,7 @@ from bot.keyboards.contact_log import (
 )
 from bot.services import clients, contact_log, parsing
 from bot.services.contact_log import AttachmentDraft
-from bot.services.errors import InvalidInput
+from bot.services.errors import InvalidInput, NotFound
 from bot.states import ContactLog
 from bot.texts import interaction_kind_label
 from db.models import AttachmentKind, Client, InteractionKind, User
@@ -71,7 +71,10 @@ def _short(text: str, limit: int = SHOWN_MAX) -> str:
 
 async def _client(state: FSMContext, session: AsyncSession, user: User) -> Client:
     """The client chosen so far, re-checked for access on every use."""
-    return await clients.get_client(session, user, int((await state.get_data())["client_id"]))
+    client_id = (await state.get_data()).get("client_id")
+    if not client_id:
+        raise NotFound()
+    return await clients.get_client(session, user, int(client_id))
 
 
 async def _ask_current(
@@ -344,6 +347,13 @@ def _missing_step(data: dict[str, Any]) -> State | None:
     return None
 
 
+def _drafts(data: dict[str, Any]) -> list[AttachmentDraft]:
+    return [
+        AttachmentDraft(AttachmentKind(f["kind"]), f["file_id"], f.get("file_name"))
+        for f in data.get("files", [])
+    ]
+
+
 @handlers.callback_query(ContactLog.review, FormCb.filter(F.action == FormAction.SAVE))
 async def save(query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User):
     data = await state.get_data()
@@ -364,10 +374,7 @@ async def save(query: CallbackQuery, state: FSMContext, session: AsyncSession, u
         next_step_due_at=contact_log.moment_from_iso(due) if due else None,
         latitude=data.get("latitude"),
         longitude=data.get("longitude"),
-        attachments=[
-            AttachmentDraft(AttachmentKind(f["kind"]), f["file_id"], f.get("file_name"))
-            for f in data.get("files", [])
-        ],
+        attachments=_drafts(data),
     )
     await state.clear()
     await query.answer(_("Saved ✅"))
@@ -489,7 +496,7 @@ async def due_chosen(
     session: AsyncSession,
     user: User,
 ) -> None:
-    due = contact_log.moment_from_iso(callback_data.value)
+    due = contact_log.moment_from_minutes(callback_data.value)
     await query.answer()
     if message := await _leave_question(query):
         await _set_due(message, state, session, user, due)

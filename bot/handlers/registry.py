@@ -33,6 +33,9 @@ class Handlers:
     def callback_query(self, *filters: Any) -> Callable[[Handler], Handler]:
         return self._on("callback_query", *filters)
 
+    def inline_query(self, *filters: Any) -> Callable[[Handler], Handler]:
+        return self._on("inline_query", *filters)
+
     def build(self) -> Router:
         router = Router(name=self.name)
         for observer, handler, filters in self._entries:

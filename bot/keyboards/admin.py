@@ -6,7 +6,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.keyboards.callbacks import CatalogAction, CatalogCb
+from bot.keyboards.callbacks import CatalogAction, CatalogCb, InlineSwitchCb
 from bot.keyboards.common import PAGE_SIZE, pager_row
 from bot.texts import department_kind_label, reference_kind_label
 from db.models import Department, DepartmentKind, ReferenceItem, ReferenceKind
@@ -33,6 +33,18 @@ def admin_home_keyboard() -> InlineKeyboardMarkup:
             text=f"{icon} {catalog_title(catalog)}",
             callback_data=CatalogCb(action=CatalogAction.LIST, catalog=catalog),
         )
+    builder.button(text=_("📲 Inline search"), callback_data=InlineSwitchCb())
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def inline_switch_keyboard(enabled: bool) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    if enabled:
+        builder.button(text=_("Turn off for managers"), callback_data=InlineSwitchCb(value="off"))
+    else:
+        builder.button(text=_("Turn on for managers"), callback_data=InlineSwitchCb(value="on"))
+    builder.button(text=_("← Back"), callback_data=CatalogCb(action=CatalogAction.HOME))
     builder.adjust(1)
     return builder.as_markup()
 

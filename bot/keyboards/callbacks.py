@@ -141,3 +141,9 @@ class ClientsMenuAction(StrEnum):
 
 class ClientsMenuCb(CallbackData, prefix="cm"):
     action: ClientsMenuAction
+
+
+class InlineSwitchCb(CallbackData, prefix="ais"):
+    """The "inline search for managers" switch: empty shows it, "on" / "off" sets it."""
+
+    value: str = ""

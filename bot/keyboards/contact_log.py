@@ -55,12 +55,12 @@ def quick_date_label(key: str) -> str:
 
 
 def due_keyboard(quick: Mapping[str, datetime]) -> InlineKeyboardMarkup:
-    """Quick dates (parsing.quick_dates). A button carries the moment itself (UTC, ISO), so it
-    means the day it was shown for even when pressed later."""
+    """Quick dates (parsing.quick_dates). A button carries the moment itself (Unix minutes: ':'
+    is the separator of callback data), so it means the day it was shown for when pressed later."""
     choices = [
         (
             quick_date_label(key),
-            FormCb(action=FormAction.CHOOSE, value=moment.isoformat(timespec="minutes")).pack(),
+            FormCb(action=FormAction.CHOOSE, value=str(int(moment.timestamp()) // 60)).pack(),
         )
         for key, moment in quick.items()
     ]

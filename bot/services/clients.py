@@ -211,17 +211,30 @@ async def possible_owners(session: AsyncSession, actor: User) -> Sequence[User]:
 # Lists and search
 
 
-async def search(
-    session: AsyncSession, actor: User, query: str, page: int = 0
-) -> tuple[Sequence[Client], int]:
+def search_condition(query: str) -> ColumnElement[bool] | None:
+    """What a typed query matches (see ClientRepository.matching); None when too short."""
     text = parsing.search_key(query)
     digits = parsing.phone_digits(query)
     if len(text) < 2 and len(digits) < 3:
+        return None
+    return ClientRepository.matching(text, digits, query.strip().lower())
+
+
+async def search(
+    session: AsyncSession, actor: User, query: str, page: int = 0
+) -> tuple[Sequence[Client], int]:
+    condition = search_condition(query)
+    if condition is None:
         raise InvalidInput(N_("Send at least two letters or three digits to search."))
-    condition = ClientRepository.matching(text, digits)
     return await ClientRepository(session).page(
         visible_clients(actor), [condition], max(page, 0) * PAGE_SIZE, PAGE_SIZE
     )
+
+
+def is_stale(client: Client, now: datetime) -> bool:
+    """No contact for STALE_DAYS or more (or never, for a client that old): the list's ⏳.
+    The same rule as ClientFilter(stale=True), for a client already loaded."""
+    return (client.last_contact_at or client.created_at) < now - timedelta(days=STALE_DAYS)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -108,6 +108,13 @@ def moment_from_iso(value: str) -> datetime:
     if moment.tzinfo is None:
         raise InvalidInput()
     return moment
+
+
+def moment_from_minutes(value: str) -> datetime:
+    """A moment a quick-date button carries, as Unix minutes (callback data is never trusted)."""
+    if not value.isascii() or not value.isdigit() or len(value) > 10:
+        raise InvalidInput()
+    return datetime.fromtimestamp(int(value) * 60, UTC)
 
 
 def interaction_kind(value: str) -> InteractionKind:

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import app_settings, parsing
+from bot.services import app_settings
+from bot.services.clients import search_condition
 from db.models import Client, Role, User
 from db.repositories import ClientRepository
 
@@ -37,10 +38,8 @@ async def own_clients(
         return [], None
     assert actor is not None
     query = query[:QUERY_MAX]
-    text, digits = parsing.search_key(query), parsing.phone_digits(query)
-    conditions = []
-    if len(text) >= 2 or len(digits) >= 3:
-        conditions.append(ClientRepository.matching(text, digits))
+    condition = search_condition(query)
+    conditions = [condition] if condition is not None else []
     offset = max(offset, 0)
     clients, total = await ClientRepository(session).page(
         Client.owner_id == actor.id, conditions, offset, PAGE_SIZE

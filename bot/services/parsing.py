@@ -46,7 +46,7 @@ WHEN_PAST = N_("That time has already passed. Send a time in the future.")
 # Phones
 
 
-_PHONE_CHARS = re.compile(r"\+?[0-9\s().\-‐–—]+")
+_PHONE_CHARS = re.compile(r"\(?\+?[0-9\s().\-‐–—]+")  # "+" only first, "(+7)" too
 
 
 def phone_digits(text: str) -> str:
@@ -66,7 +66,7 @@ def normalize_phone(text: str, default_country: str = "7") -> str:
     if not _PHONE_CHARS.fullmatch(raw):
         raise InvalidInput(PHONE_INVALID)
     digits = phone_digits(raw)
-    if raw.startswith("+"):
+    if raw.lstrip("(").startswith("+"):
         number = digits
     elif digits.startswith("00"):
         number = digits[2:]

@@ -69,14 +69,14 @@ class ClientRepository:
         return rows.all(), total or 0
 
     @staticmethod
-    def matching(text_key: str, digits: str) -> ColumnElement[bool]:
-        """Any part of the folded name, phone digits, INN or e-mail."""
+    def matching(text_key: str, digits: str, email_part: str) -> ColumnElement[bool]:
+        """Any part of the folded name, phone digits, the start of the INN, part of the e-mail."""
         options = [Client.search_text.like(_like(text_key), escape="\\")] if text_key else []
         if len(digits) >= 3:
             options.append(Client.phone_digits.like(_like(digits), escape="\\"))
             options.append(Client.inn.like(f"{digits}%"))
-        if "@" in text_key or "." in text_key:
-            options.append(Client.email.like(_like(text_key), escape="\\"))
+        if "@" in email_part or "." in email_part:
+            options.append(Client.email.like(_like(email_part), escape="\\"))
         return or_(*options) if options else Client.id.is_(None)
 
     async def nearest(
