@@ -176,7 +176,7 @@ async def test_outcome_and_next_step_from_a_quick_button(fake, bot, db):
 
     reply = await manager.press("➕ Outcome")
     assert "What came of it?" in reply.last.text
-    assert "Skip" in reply.last.button_labels()
+    assert "Skip ➡️" in reply.last.button_labels()
     reply = await manager.send("Agreed on a trial order")
     assert "Outcome: Agreed on a trial order" in reply.last.text
 

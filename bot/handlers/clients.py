@@ -9,14 +9,14 @@ from typing import Any
 from aiogram import F
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.flows import go, step
 from bot.handlers.client_card import edit_card, send_card
-from bot.handlers.common import show_menu
+from bot.handlers.common import leave_question, show_menu
 from bot.handlers.registry import Handlers
 from bot.keyboards import menu
 from bot.keyboards.callbacks import (
@@ -35,7 +35,7 @@ from bot.keyboards.clients import (
     kind_choices,
     status_choices,
 )
-from bot.keyboards.common import nav_keyboard, step_keyboard
+from bot.keyboards.common import nav_keyboard, skip_keyboard, step_keyboard
 from bot.services import catalog, clients
 from bot.services.clients import REFERENCE_FIELDS, DuplicateClient
 from bot.states import ClientEdit, ClientForm, ContactPersonForm
@@ -63,10 +63,6 @@ TEXT_PROMPTS = {
     "address": "Address?",
     "notes": "Notes: anything the team should know?",
 }
-
-
-def _skip_keyboard(*, back: bool = True) -> InlineKeyboardMarkup:
-    return step_keyboard([(_("Skip ➡️"), FormCb(action=FormAction.SKIP).pack())], back=back)
 
 
 # The Clients screen
@@ -193,14 +189,13 @@ async def kind_chosen(
     draft["kind"] = ClientKind(callback_data.value).value
     await _save_draft(state, draft)
     await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_reply_markup(reply_markup=None)
-        await _next_step(None, query.message, state, session, user)
+    if message := await leave_question(query):
+        await _next_step(None, message, state, session, user)
 
 
 async def ask_text_field(message: Message, state: FSMContext, session, user) -> None:
     field = STEP_FIELD[await state.get_state() or ""]
-    await message.answer(_(TEXT_PROMPTS[field]), reply_markup=_skip_keyboard())
+    await message.answer(_(TEXT_PROMPTS[field]), reply_markup=skip_keyboard())
 
 
 async def ask_reference_field(message: Message, state: FSMContext, session, user) -> None:
@@ -276,9 +271,8 @@ async def skip_step(
         await query.answer(_("This button is no longer active."))
         return
     await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_reply_markup(reply_markup=None)
-        await _next_step(field, query.message, state, session, user)
+    if message := await leave_question(query):
+        await _next_step(field, message, state, session, user)
 
 
 def review_text(draft: dict[str, Any]) -> str:
@@ -434,16 +428,15 @@ async def contact_target_picked(
     client = await clients.get_client(session, user, callback_data.client_id)
     await state.update_data(client_id=client.id)
     await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_reply_markup(reply_markup=None)
-        await go(ContactPersonForm.position, query.message, state, session, user)
+    if message := await leave_question(query):
+        await go(ContactPersonForm.position, message, state, session, user)
 
 
 @step(ContactPersonForm.position, expects_text=True, back=ContactPersonForm.client)
 async def ask_position(message: Message, state: FSMContext, session, user) -> None:
     await message.answer(
         _("Their position? For example: director, buyer, accountant."),
-        reply_markup=_skip_keyboard(),
+        reply_markup=skip_keyboard(),
     )
 
 
@@ -474,9 +467,8 @@ async def position_skipped(
     query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
     await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_reply_markup(reply_markup=None)
-        await _save_contact_person(query.message, state, session, user, None)
+    if message := await leave_question(query):
+        await _save_contact_person(message, state, session, user, None)
 
 
 # Editing an existing client from its card

@@ -23,6 +23,14 @@ async def show_menu(message: Message, user: User, text: str) -> None:
     await message.answer(text, reply_markup=menu.main_menu(user))
 
 
+async def leave_question(query: CallbackQuery) -> Message | None:
+    """The question's message without its buttons (they are answered), or None if gone."""
+    if not isinstance(query.message, Message):
+        return None
+    await query.message.edit_reply_markup(reply_markup=None)
+    return query.message
+
+
 @handlers.message(Command("cancel"))
 @handlers.message(F.text.lower().in_({"отмена", "cancel"}))
 async def cancel_command(message: Message, state: FSMContext, user: User) -> None:

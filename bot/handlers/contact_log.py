@@ -26,11 +26,12 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.flows import current_step, go, step
+from bot.handlers.common import leave_question
 from bot.handlers.registry import Handlers
 from bot.keyboards import menu
 from bot.keyboards.callbacks import ClientAction, ClientCb, FormAction, FormCb, PickCb
 from bot.keyboards.clients import client_picker
-from bot.keyboards.common import nav_keyboard
+from bot.keyboards.common import nav_keyboard, skip_keyboard
 from bot.keyboards.contact_log import (
     NEXT_STEP,
     OUTCOME,
@@ -38,7 +39,6 @@ from bot.keyboards.contact_log import (
     kind_keyboard,
     review_keyboard,
     saved_keyboard,
-    skip_keyboard,
 )
 from bot.services import clients, contact_log, parsing
 from bot.services.contact_log import AttachmentDraft
@@ -83,14 +83,6 @@ async def _ask_current(
     current = current_step(await state.get_state())
     if current is not None:
         await current.ask(message, state, session, user)
-
-
-async def _leave_question(query: CallbackQuery) -> Message | None:
-    """The question's message without its buttons (they are answered), or None if gone."""
-    if not isinstance(query.message, Message):
-        return None
-    await query.message.edit_reply_markup(reply_markup=None)
-    return query.message
 
 
 def record_text(client: Client, data: dict[str, Any], user: User) -> str:
@@ -211,7 +203,7 @@ async def client_picked(
     client = await clients.get_client(session, user, callback_data.client_id)
     await query.answer()
     await state.update_data(client_id=client.id)
-    if message := await _leave_question(query):
+    if message := await leave_question(query):
         preset = (await state.get_data()).get("kind_preset")
         target = ContactLog.summary if preset else ContactLog.kind
         await go(target, message, state, session, user)
@@ -240,7 +232,7 @@ async def kind_chosen(
     kind = contact_log.interaction_kind(callback_data.value)
     await query.answer()
     await state.update_data(kind=kind.value, kind_preset=False)
-    if message := await _leave_question(query):
+    if message := await leave_question(query):
         await go(ContactLog.summary, message, state, session, user)
 
 
@@ -359,7 +351,7 @@ async def save(query: CallbackQuery, state: FSMContext, session: AsyncSession, u
     data = await state.get_data()
     if missing := _missing_step(data):
         await query.answer()
-        if message := await _leave_question(query):
+        if message := await leave_question(query):
             await go(missing, message, state, session, user)
         return
     due = data.get("due") if data.get("next_step") else None
@@ -398,7 +390,7 @@ async def add_to_record(
     if target is None:
         raise InvalidInput()
     await query.answer()
-    if message := await _leave_question(query):
+    if message := await leave_question(query):
         await go(target, message, state, session, user)
 
 
@@ -427,7 +419,7 @@ async def outcome_skipped(
 ) -> None:
     await query.answer()
     await state.update_data(outcome=None)
-    if message := await _leave_question(query):
+    if message := await leave_question(query):
         await go(ContactLog.review, message, state, session, user)
 
 
@@ -456,7 +448,7 @@ async def next_step_skipped(
 ) -> None:
     await query.answer()
     await state.update_data(next_step=None, due=None, pending_step=None)
-    if message := await _leave_question(query):
+    if message := await leave_question(query):
         await go(ContactLog.review, message, state, session, user)
 
 
@@ -498,5 +490,5 @@ async def due_chosen(
 ) -> None:
     due = contact_log.moment_from_minutes(callback_data.value)
     await query.answer()
-    if message := await _leave_question(query):
+    if message := await leave_question(query):
         await _set_due(message, state, session, user, due)

@@ -6,7 +6,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.keyboards.callbacks import Nav, NavAction
+from bot.keyboards.callbacks import FormAction, FormCb, Nav, NavAction
 
 PAGE_SIZE = 8
 
@@ -35,6 +35,11 @@ def step_keyboard(
     builder.adjust(columns)
     builder.row(*nav_row(back=back))
     return builder.as_markup()
+
+
+def skip_keyboard(*, back: bool = True) -> InlineKeyboardMarkup:
+    """An optional answer: Skip, then Back / Cancel."""
+    return step_keyboard([(_("Skip ➡️"), FormCb(action=FormAction.SKIP).pack())], back=back)
 
 
 def nav_keyboard(*, back: bool = False) -> InlineKeyboardMarkup:

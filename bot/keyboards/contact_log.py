@@ -40,11 +40,6 @@ def review_keyboard() -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def skip_keyboard() -> InlineKeyboardMarkup:
-    """An optional answer: Skip, then Back / Cancel."""
-    return step_keyboard([(_("Skip"), FormCb(action=FormAction.SKIP).pack())], back=True)
-
-
 def quick_date_label(key: str) -> str:
     return {
         "today": _("Today"),
