@@ -46,11 +46,16 @@ class ClientEdit(StatesGroup):
     """Editing one field of an existing client from its card."""
 
     value = State()
+    location = State()
 
 
 class ContactPersonForm(StatesGroup):
     client = State()  # pick the client a shared contact belongs to
+    name = State()
     position = State()
+    phone = State()
+    email = State()
+    username = State()
 
 
 class ClientSearch(StatesGroup):

@@ -185,3 +185,35 @@ async def test_nobody_reaches_another_managers_client(fake, bot, db):
     assert await db.scalar(select(AuditEntry.action).where(AuditEntry.object_type == "client"))
     await petr.press_forged(ClientCb(action=ClientAction.OPEN, client_id=secret).pack())
     assert "Secret Corp" in petr.last.text
+
+
+async def test_contact_persons_typed_from_the_card_and_the_clients_place(fake, bot, db):
+    _admin, petr, _anna = await team(fake)
+    client_id = await insert_client(db, petr.id, "Acme")
+    await petr.tap("👤 Clients")
+    await petr.press_forged(ClientCb(action=ClientAction.OPEN, client_id=client_id).pack())
+
+    reply = await petr.press("👥 Contacts")
+    assert "None yet" in reply.text
+    await petr.press("➕ Add contact person")
+    await petr.send("Olga Petrova")
+    await petr.send("buyer")
+    await petr.press("Skip ➡️")  # phone
+    await petr.send("olga@acme.com")
+    reply = await petr.send("@1x")
+    assert "Telegram username is 5–32 letters" in reply.text
+    reply = await petr.send("@olga_buyer")
+    assert "Contact person added" in reply.text
+    person = await db.scalar(select(ContactPerson))
+    assert (person.position, person.phone, person.email, person.telegram_username) == (
+        "buyer",
+        None,
+        "olga@acme.com",
+        "olga_buyer",
+    )
+
+    await petr.press("📍 Set location", message=reply.last)
+    reply = await petr.share_location(55.7558, 37.6173)
+    assert "Location saved" in reply.text
+    client = await db.scalar(select(Client))
+    assert (client.latitude, client.longitude) == (55.7558, 37.6173)

@@ -9,7 +9,13 @@ from typing import Any
 from aiogram import F
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+)
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +44,7 @@ from bot.keyboards.clients import (
 from bot.keyboards.common import nav_keyboard, skip_keyboard, step_keyboard
 from bot.services import catalog, clients
 from bot.services.clients import REFERENCE_FIELDS, DuplicateClient
+from bot.services.errors import N_
 from bot.states import ClientEdit, ClientForm, ContactPersonForm
 from bot.texts import client_kind_label
 from db.models import ClientKind, User
@@ -57,11 +64,11 @@ OPTIONAL_STEPS = (
 )
 STEP_FIELD = {state.state: field for field, state in OPTIONAL_STEPS}
 TEXT_PROMPTS = {
-    "phone": "Phone number? For example +7 912 345-67-89.",
-    "email": "E-mail?",
-    "inn": "INN (10 or 12 digits)?",
-    "address": "Address?",
-    "notes": "Notes: anything the team should know?",
+    "phone": N_("Phone number? For example +7 912 345-67-89."),
+    "email": N_("E-mail?"),
+    "inn": N_("INN (10 or 12 digits)?"),
+    "address": N_("Address?"),
+    "notes": N_("Notes: anything the team should know?"),
 }
 
 
@@ -426,49 +433,116 @@ async def contact_target_picked(
     user: User,
 ) -> None:
     client = await clients.get_client(session, user, callback_data.client_id)
-    await state.update_data(client_id=client.id)
+    person = dict((await state.get_data()).get("contact", {}))
+    try:
+        person["phone"] = clients.parse_person_field("phone", person.get("phone") or "")
+    except clients.InvalidInput:
+        person["phone"] = None  # an odd number in the address book: not worth a question
+    await state.update_data(client_id=client.id, contact=person, shared=True)
     await query.answer()
     if message := await leave_question(query):
-        await go(ContactPersonForm.position, message, state, session, user)
+        await _next_person_step(None, message, state, session, user)
 
 
-@step(ContactPersonForm.position, expects_text=True, back=ContactPersonForm.client)
-async def ask_position(message: Message, state: FSMContext, session, user) -> None:
-    await message.answer(
-        _("Their position? For example: director, buyer, accountant."),
-        reply_markup=skip_keyboard(),
-    )
+# Contact person steps: the name (when typed rather than shared), then optional details.
+PERSON_STEPS = (
+    ("position", ContactPersonForm.position),
+    ("phone", ContactPersonForm.phone),
+    ("email", ContactPersonForm.email),
+    ("username", ContactPersonForm.username),
+)
+PERSON_STEP_FIELD = {state.state: field for field, state in PERSON_STEPS}
+PERSON_PROMPTS = {
+    "position": N_("Their position? For example: director, buyer, accountant."),
+    "phone": N_("Their phone number?"),
+    "email": N_("Their e-mail?"),
+    "username": N_("Their Telegram username, like @ivanov?"),
+}
+
+
+async def _next_person_step(
+    current: str | None, message: Message, state: FSMContext, session: AsyncSession, user: User
+) -> None:
+    """A shared contact needs only the position; a typed one goes through every detail."""
+    data = await state.get_data()
+    person = data.get("contact", {})
+    fields = [field for field, _state in PERSON_STEPS]
+    start = fields.index(current) + 1 if current in fields else 0
+    if not data.get("shared") or current is None:
+        for field, target in PERSON_STEPS[start:]:
+            if person.get(field) is None:
+                await go(target, message, state, session, user)
+                return
+    await _save_contact_person(message, state, session, user)
+
+
+@step(ContactPersonForm.name, expects_text=True)
+async def ask_person_name(message: Message, state: FSMContext, session, user) -> None:
+    await message.answer(_("The contact person's name?"), reply_markup=nav_keyboard())
+
+
+@handlers.message(ContactPersonForm.name, F.text)
+async def person_name_typed(message: Message, state: FSMContext, session: AsyncSession, user: User):
+    data = await state.get_data()
+    person = dict(data.get("contact", {}))
+    person["name"] = clients.parse_text_field("name", message.text or "")
+    await state.update_data(contact=person)
+    await _next_person_step(None, message, state, session, user)
+
+
+async def ask_person_detail(message: Message, state: FSMContext, session, user) -> None:
+    field = PERSON_STEP_FIELD[await state.get_state() or ""]
+    await message.answer(_(PERSON_PROMPTS[field]), reply_markup=skip_keyboard())
+
+
+for _field, _state in PERSON_STEPS:
+    step(_state, expects_text=True, back=None)(ask_person_detail)
+
+
+@handlers.message(StateFilter(*(target for _field, target in PERSON_STEPS)), F.text)
+async def person_detail_typed(
+    message: Message, state: FSMContext, session: AsyncSession, user: User
+) -> None:
+    field = PERSON_STEP_FIELD[await state.get_state() or ""]
+    value = clients.parse_person_field(field, message.text or "")
+    data = await state.get_data()
+    person = dict(data.get("contact", {}))
+    person[field] = value
+    await state.update_data(contact=person)
+    await _next_person_step(field, message, state, session, user)
+
+
+@handlers.callback_query(
+    StateFilter(*(target for _field, target in PERSON_STEPS)),
+    FormCb.filter(F.action == FormAction.SKIP),
+)
+async def person_detail_skipped(
+    query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
+) -> None:
+    field = PERSON_STEP_FIELD[await state.get_state() or ""]
+    await query.answer()
+    if message := await leave_question(query):
+        await _next_person_step(field, message, state, session, user)
 
 
 async def _save_contact_person(
-    message: Message, state: FSMContext, session: AsyncSession, user: User, position: str | None
+    message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
     data = await state.get_data()
-    contact = data.get("contact", {})
-    try:
-        phone = clients.parse_text_field("phone", contact.get("phone", ""))
-    except clients.InvalidInput:
-        phone = None
+    person = data.get("contact", {})
     await clients.add_contact_person(
-        session, user, data["client_id"], contact.get("name") or "?", phone=phone, position=position
+        session,
+        user,
+        data["client_id"],
+        person.get("name") or "?",
+        phone=person.get("phone"),
+        position=person.get("position"),
+        email=person.get("email"),
+        telegram_username=person.get("username"),
     )
     await state.clear()
     await message.answer(_("Contact person added ✅"))
     await send_card(message, session, user, data["client_id"])
-
-
-@handlers.message(ContactPersonForm.position, F.text)
-async def position_typed(message: Message, state: FSMContext, session: AsyncSession, user: User):
-    await _save_contact_person(message, state, session, user, message.text)
-
-
-@handlers.callback_query(ContactPersonForm.position, FormCb.filter(F.action == FormAction.SKIP))
-async def position_skipped(
-    query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
-) -> None:
-    await query.answer()
-    if message := await leave_question(query):
-        await _save_contact_person(message, state, session, user, None)
 
 
 # Editing an existing client from its card
@@ -570,18 +644,97 @@ async def new_value_typed(message: Message, state: FSMContext, session: AsyncSes
 
 
 @handlers.callback_query(ClientCb.filter(F.action == ClientAction.CONTACTS))
-async def contacts_hint(
+async def show_contacts(
     query: CallbackQuery, callback_data: ClientCb, session: AsyncSession, user: User
 ) -> None:
     client = await clients.get_client(session, user, callback_data.client_id)
     await query.answer()
+    lines = [_("<b>Contact persons: {name}</b>").format(name=escape(client.name))]
+    for person in client.contacts:
+        details = [person.position, person.phone, person.email]
+        if person.telegram_username:
+            details.append("@" + person.telegram_username)
+        extra = ", ".join(escape(value) for value in details if value)
+        lines.append(f"👤 {escape(person.name)}" + (f" — {extra}" if extra else ""))
+    if not client.contacts:
+        lines.append(_("None yet. Tip: share a phone contact with me to add one in two taps."))
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("➕ Add contact person"),
+        callback_data=ClientCb(action=ClientAction.ADD_CONTACT, client_id=client.id),
+    )
+    builder.button(
+        text=_("← Card"), callback_data=ClientCb(action=ClientAction.OPEN, client_id=client.id)
+    )
+    builder.adjust(1)
     if isinstance(query.message, Message):
-        await query.message.answer(
-            _(
-                "To add a contact person to “{name}”, share their phone contact with me "
-                "(📎 → Contact) and pick this client."
-            ).format(name=escape(client.name))
-        )
+        await query.message.edit_text("\n".join(lines)[:4096], reply_markup=builder.as_markup())
+
+
+@handlers.callback_query(ClientCb.filter(F.action == ClientAction.ADD_CONTACT))
+async def add_contact(
+    query: CallbackQuery,
+    callback_data: ClientCb,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User,
+) -> None:
+    client = await clients.get_client(session, user, callback_data.client_id)
+    await query.answer()
+    await state.set_data({"client_id": client.id, "contact": {}})
+    if message := await leave_question(query):
+        await go(ContactPersonForm.name, message, state, session, user)
+
+
+# The client's place: from the manager, or learnt from the first visit
+
+
+@handlers.callback_query(ClientCb.filter(F.action == ClientAction.LOCATION))
+async def ask_client_location(
+    query: CallbackQuery,
+    callback_data: ClientCb,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User,
+) -> None:
+    client = await clients.get_client(session, user, callback_data.client_id)
+    await query.answer()
+    await state.set_data({"client_id": client.id})
+    if isinstance(query.message, Message):
+        await go(ClientEdit.location, query.message, state, session, user)
+
+
+@step(ClientEdit.location, expects_text=False)
+async def ask_location(message: Message, state: FSMContext, session, user) -> None:
+    keyboard = ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text=_("📍 I'm at the client now"), request_location=True)]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+    await message.answer(
+        _(
+            "Send the client's location: tap the button when you are there, or pick a point "
+            "with 📎 → Location. /cancel to leave it as it is."
+        ),
+        reply_markup=keyboard,
+    )
+
+
+@handlers.message(ClientEdit.location, F.location)
+async def client_location_sent(
+    message: Message, state: FSMContext, session: AsyncSession, user: User
+) -> None:
+    if message.location is None:
+        return
+    client_id = (await state.get_data())["client_id"]
+    await clients.set_location(
+        session, user, client_id, message.location.latitude, message.location.longitude
+    )
+    await state.clear()
+    await show_menu(
+        message, user, _("Location saved: visits logged nearby will suggest this client.")
+    )
+    await send_card(message, session, user, client_id)
 
 
 @handlers.callback_query(ClientCb.filter(F.action == ClientAction.REASSIGN))

@@ -84,6 +84,8 @@ class ClientAction(StrEnum):
     FIELD = "fd"
     SET = "s"
     CONTACTS = "c"
+    ADD_CONTACT = "ac"
+    LOCATION = "lc"
     REASSIGN = "r"
     SET_OWNER = "so"
     LOG = "l"

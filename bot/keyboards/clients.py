@@ -79,6 +79,7 @@ def card_keyboard(client: Client, user: User, *, has_files: bool) -> InlineKeybo
     add(_("👥 Contacts"), ClientAction.CONTACTS)
     if has_files:
         add(_("📎 Files"), ClientAction.FILES)
+    add(_("📍 Set location"), ClientAction.LOCATION)
     if user.role in (Role.HEAD, Role.ADMIN):
         add(_("🔁 Reassign"), ClientAction.REASSIGN)
     builder.adjust(2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -69,6 +70,24 @@ def parse_text_field(field: str, raw: str) -> str:
         return parsing.clean_text(raw, limit=ADDRESS_MAX)
     if field == "notes":
         return parsing.clean_text(raw, limit=NOTES_MAX)
+    raise InvalidInput()
+
+
+def parse_person_field(field: str, raw: str) -> str:
+    """A contact person's detail as typed: position, phone, e-mail or Telegram username."""
+    if field == "position":
+        return parsing.clean_text(raw, limit=POSITION_MAX)
+    if field == "phone":
+        return parsing.normalize_phone(raw)
+    if field == "email":
+        return parsing.normalize_email(raw)
+    if field == "username":
+        username = raw.strip().removeprefix("https://t.me/").lstrip("@")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{4,31}", username):
+            raise InvalidInput(
+                N_("A Telegram username is 5–32 letters, digits or _, like @ivanov.")
+            )
+        return username
     raise InvalidInput()
 
 
@@ -305,10 +324,12 @@ async def add_contact_person(
     person = ContactPerson(
         client_id=client.id,
         name=parsing.clean_text(name, limit=NAME_MAX),
-        phone=parsing.normalize_phone(phone) if phone else None,
-        position=parsing.clean_text(position, limit=POSITION_MAX) if position else None,
-        email=parsing.normalize_email(email) if email else None,
-        telegram_username=telegram_username.lstrip("@")[:64] if telegram_username else None,
+        phone=parse_person_field("phone", phone) if phone else None,
+        position=parse_person_field("position", position) if position else None,
+        email=parse_person_field("email", email) if email else None,
+        telegram_username=parse_person_field("username", telegram_username)
+        if telegram_username
+        else None,
     )
     session.add(person)
     await session.commit()
