@@ -14,6 +14,8 @@ from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import scheduler
+from bot.clock import Clock
 from bot.commands import set_default_commands
 from bot.config import Settings
 from bot.handlers import get_routers
@@ -59,14 +61,17 @@ def create_dispatcher(
     session_factory: async_sessionmaker[AsyncSession],
     *,
     i18n: I18n | None = None,
+    clock: Clock | None = None,
 ) -> Dispatcher:
     storage, isolation = create_storage(settings, session_factory)
     i18n = i18n or create_i18n(settings)
+    clock = clock or Clock()
     dispatcher = Dispatcher(
         storage=storage,
         events_isolation=isolation,
         settings=settings,
         session_factory=session_factory,
+        clock=clock,
     )
     # Order matters: session → user → locale → errors (answered in the user's language).
     dispatcher.update.outer_middleware(DbSessionMiddleware(session_factory))
@@ -86,4 +91,5 @@ def create_dispatcher(
         await set_default_commands(bot, i18n)
 
     dispatcher.startup.register(on_startup)
+    scheduler.attach(dispatcher, session_factory, settings, i18n, clock)
     return dispatcher

@@ -41,6 +41,18 @@ class Settings(BaseSettings):
         default=None, description="a Redis URL (redis://host:6379/0) for FSM state and locks"
     )
     invite_ttl_days: int = Field(default=7, ge=1, le=365, description="a whole number 1..365")
+    sweep_seconds: float = Field(
+        default=2.0, gt=0, le=30, description="seconds between sweeps for due work (0 < s ≤ 30)"
+    )
+    outbox_rate: float = Field(
+        default=28.0, gt=0, le=30, description="messages per second in all (Telegram allows 30)"
+    )
+    outbox_chat_interval: float = Field(
+        default=1.0, ge=0, le=60, description="seconds between two messages to one chat"
+    )
+    stale_days: int = Field(
+        default=30, ge=1, le=365, description="days without contact before a client is flagged"
+    )
 
     @field_validator("admin_ids", mode="before")
     @classmethod

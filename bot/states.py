@@ -70,3 +70,9 @@ class ContactLog(StatesGroup):
     outcome = State()
     next_step = State()
     due = State()
+
+
+class TaskForm(StatesGroup):
+    text = State()
+    due = State()
+    reschedule = State()

@@ -81,6 +81,19 @@ class AttachmentKind(enum.StrEnum):
     DOCUMENT = "document"
 
 
+class TaskStatus(enum.StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a worker (claim_token, claimed_until)
+    SENT = "sent"
+    FAILED = "failed"  # permanent: bad request, too many attempts, or the user blocked us
+
+
 class Department(Base):
     __tablename__ = "departments"
 
@@ -103,6 +116,11 @@ class User(Base):
     locale: Mapped[str] = mapped_column(String(8))
     timezone: Mapped[str] = mapped_column(String(64))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # The user blocked the bot (403): nothing is sent until they write or unblock it.
+    unreachable: Mapped[bool] = mapped_column(default=False)
+    # Local "HH:MM" of the morning agenda; None turns it off.
+    agenda_time: Mapped[str | None] = mapped_column(String(5), default="09:00")
+    agenda_checked_on: Mapped[str | None] = mapped_column(String(10))  # local ISO date
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     department: Mapped[Department | None] = relationship(lazy="joined")
@@ -273,4 +291,55 @@ class Attachment(Base):
     kind: Mapped[AttachmentKind] = mapped_column(_enum(AttachmentKind))
     file_id: Mapped[str] = mapped_column(String(255))
     file_name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Task(Base):
+    """A reminder: due work lives here, the scheduler only sweeps this table."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_status_due", "status", "due_at"),
+        Index("ix_tasks_owner_status_due", "owner_id", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(String(500))
+    due_at: Mapped[datetime]
+    status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus), default=TaskStatus.OPEN)
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), index=True
+    )
+    interaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("interactions.id", ondelete="SET NULL")
+    )
+    reminded_at: Mapped[datetime | None]  # set when the reminder went to the outbox
+    done_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    owner: Mapped[User] = relationship(lazy="joined")
+    client: Mapped[Client | None] = relationship(lazy="joined")
+
+
+class OutboxMessage(Base):
+    """A message the bot sends on its own initiative, written in the same transaction as the
+    change that caused it and delivered by the outbox worker (bot/services/outbox.py)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    claimed_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,10 +20,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import create_bot, create_dispatcher
+from bot.clock import FakeClock
 from bot.config import Settings
 from db.migrate import upgrade
 from db.models import Base
 from db.session import create_engine, create_session_factory
+from db.types import utcnow
 from tests.fake_telegram import TOKEN, FakeTelegram
 
 ADMIN_ID = 1001
@@ -133,20 +135,34 @@ def settings(fake: FakeTelegram, database_url: str) -> Settings:
         default_locale="ru",
         default_timezone="Europe/Moscow",
         redis_url=None,
+        sweep_seconds=30,  # tests sweep by hand (bot.sweep()); the timer is a safety net
     )
 
 
 class RunningBot:
-    """The program's own Bot and Dispatcher, polling the fake server; stop/start = a restart."""
+    """The program's own Bot and Dispatcher, polling the fake server; stop/start = a restart.
 
-    def __init__(self, settings: Settings, session_factory: async_sessionmaker[AsyncSession]):
+    Time is a FakeClock shared across restarts: tests move it with `bot.clock.advance(...)`
+    and run the background sweep at once with `await bot.sweep()` (the scheduler also runs
+    it every `sweep_seconds`)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        session_factory: async_sessionmaker[AsyncSession],
+        clock: FakeClock | None = None,
+    ):
         self.settings = settings
         self.session_factory = session_factory
+        self.clock = clock or FakeClock(utcnow().replace(microsecond=0))
         self._task: asyncio.Task[None] | None = None
+
+    async def sweep(self) -> None:
+        await self.dispatcher.workflow_data["background"].sweep()
 
     async def start(self) -> None:
         self.bot = create_bot(self.settings)
-        self.dispatcher = create_dispatcher(self.settings, self.session_factory)
+        self.dispatcher = create_dispatcher(self.settings, self.session_factory, clock=self.clock)
         started = asyncio.Event()
         self.dispatcher.startup.register(started.set)
         self._task = asyncio.create_task(

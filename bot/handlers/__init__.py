@@ -12,13 +12,17 @@ from bot.handlers import (
     fallback,
     inline,
     invites,
+    reachability,
+    reminders,
     settings,
     start,
+    tasks,
     team,
 )
 
 MODULES = (
     common,
+    reachability,
     start,
     settings,
     team,
@@ -27,6 +31,8 @@ MODULES = (
     clients,
     client_card,
     contact_log,
+    reminders,
+    tasks,
     client_search,
     inline,
     fallback,

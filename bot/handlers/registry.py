@@ -36,6 +36,9 @@ class Handlers:
     def inline_query(self, *filters: Any) -> Callable[[Handler], Handler]:
         return self._on("inline_query", *filters)
 
+    def my_chat_member(self, *filters: Any) -> Callable[[Handler], Handler]:
+        return self._on("my_chat_member", *filters)
+
     def build(self) -> Router:
         router = Router(name=self.name)
         for observer, handler, filters in self._entries:

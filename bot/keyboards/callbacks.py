@@ -149,3 +149,18 @@ class InlineSwitchCb(CallbackData, prefix="ais"):
     """The "inline search for managers" switch: empty shows it, "on" / "off" sets it."""
 
     value: str = ""
+
+
+class TaskAction(StrEnum):
+    DONE = "d"
+    SNOOZE = "s"  # value: minutes, or "tm" for tomorrow at 09:00 local
+    RESCHEDULE = "r"
+    OPEN = "o"
+    PAGE = "p"
+
+
+class TaskCb(CallbackData, prefix="tk"):
+    action: TaskAction
+    task_id: int = 0
+    value: str = ""
+    page: int = 0

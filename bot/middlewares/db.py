@@ -4,9 +4,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject
+from aiogram.types import TelegramObject, Update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.services import outbox
 from db.repositories import UserRepository
 from db.session import current_session
 
@@ -43,7 +44,15 @@ class UserMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         tg_user = data.get("event_from_user")
-        data["user"] = (
-            await UserRepository(data["session"]).by_telegram_id(tg_user.id) if tg_user else None
-        )
+        session = data["session"]
+        user = await UserRepository(session).by_telegram_id(tg_user.id) if tg_user else None
+        if user is not None and user.unreachable and _wrote_to_us(event):
+            await outbox.set_reachable(session, user, True)  # they are back
+        data["user"] = user
         return await handler(event, data)
+
+
+def _wrote_to_us(event: TelegramObject) -> bool:
+    return isinstance(event, Update) and (
+        event.message is not None or event.callback_query is not None
+    )

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services import parsing
 from bot.services.clients import get_client
 from bot.services.errors import N_, InvalidInput, NotFound
-from db.models import Attachment, AttachmentKind, Interaction, InteractionKind, User
+from db.models import Attachment, AttachmentKind, Interaction, InteractionKind, Task, User
 from db.types import utcnow
 
 SUMMARY_MAX = 2000
@@ -63,6 +63,18 @@ async def log_interaction(
         ],
     )
     session.add(interaction)
+    if interaction.next_step and next_step_due_at is not None:
+        await session.flush()
+        # The next step becomes the owner's task, so its reminder fires on time.
+        session.add(
+            Task(
+                owner_id=actor.id,
+                text=interaction.next_step,
+                due_at=next_step_due_at,
+                client_id=client.id,
+                interaction_id=interaction.id,
+            )
+        )
     client.last_contact_at = now
     if latitude is not None and longitude is not None and client.latitude is None:
         # A client's place is learnt from the first visit logged there.

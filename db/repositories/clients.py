@@ -58,20 +58,28 @@ class ClientRepository:
         limit: int,
     ) -> tuple[Sequence[Client], int]:
         where = [scope, *conditions]
-        rows = await self.session.scalars(
-            select(Client)
-            .where(*where)
-            .order_by(Client.last_contact_at.desc().nulls_last(), Client.name, Client.id)
-            .offset(offset)
-            .limit(limit)
-        )
+        rows = (
+            await self.session.scalars(
+                select(Client)
+                .where(*where)
+                .order_by(Client.last_contact_at.desc().nulls_last(), Client.name, Client.id)
+                .offset(offset)
+                .limit(limit)
+            )
+        ).all()
+        if offset == 0 and len(rows) < limit:
+            return rows, len(rows)  # all there is: no second scan to count
         total = await self.session.scalar(select(func.count()).select_from(Client).where(*where))
-        return rows.all(), total or 0
+        return rows, total or 0
 
     @staticmethod
     def matching(text_key: str, digits: str, email_part: str) -> ColumnElement[bool]:
-        """Any part of the folded name, phone digits, the start of the INN, part of the e-mail."""
-        options = [Client.search_text.like(_like(text_key), escape="\\")] if text_key else []
+        """Any part of the folded name, phone digits, the start of the INN, part of the e-mail.
+        A query of digits alone is a phone or an INN: the names are not scanned for it."""
+        has_letters = any(ch.isalpha() for ch in text_key)
+        options = []
+        if text_key and (has_letters or len(digits) < 3):
+            options.append(Client.search_text.like(_like(text_key), escape="\\"))
         if len(digits) >= 3:
             options.append(Client.phone_digits.like(_like(digits), escape="\\"))
             options.append(Client.inn.like(f"{digits}%"))

@@ -1,0 +1,5 @@
+"""(being written)"""
+
+from bot.handlers.registry import Handlers
+
+handlers = Handlers("tasks")
