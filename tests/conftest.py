@@ -104,9 +104,9 @@ class Db:
         async with self.session_factory() as session:
             return list((await session.scalars(statement)).all())
 
-    async def execute(self, statement: Any) -> None:
+    async def execute(self, statement: Any, params: Any = None) -> None:
         async with self.session_factory() as session:
-            await session.execute(statement)
+            await session.execute(statement, params)
             await session.commit()
 
 
@@ -136,6 +136,7 @@ def settings(fake: FakeTelegram, database_url: str) -> Settings:
         default_timezone="Europe/Moscow",
         redis_url=None,
         sweep_seconds=30,  # tests sweep by hand (bot.sweep()); the timer is a safety net
+        outbox_chat_interval=0,  # per-chat pacing runs on real time: tests/test_outbox.py
     )
 
 

@@ -19,6 +19,7 @@ from bot.handlers.registry import Handlers
 from bot.keyboards import menu
 from bot.keyboards.callbacks import SettingsAction, SettingsCb
 from bot.keyboards.settings import (
+    agenda_keyboard,
     language_keyboard,
     settings_keyboard,
     timezone_keyboard,
@@ -33,9 +34,11 @@ handlers = Handlers("settings")
 
 def settings_text(user: User) -> str:
     language = "Русский" if user.locale == "ru" else "English"
-    return _("<b>Settings</b>\nLanguage: {language}\nTime zone: {zone} ({offset})").format(
+    text = _("<b>Settings</b>\nLanguage: {language}\nTime zone: {zone} ({offset})").format(
         language=language, zone=escape(user.timezone), offset=utc_offset(user.timezone)
     )
+    agenda = user.agenda_time or _("off")
+    return text + "\n" + _("Morning agenda: {time}").format(time=agenda)
 
 
 @handlers.message(Command("settings"))
@@ -75,6 +78,29 @@ async def set_language(
         if isinstance(query.message, Message):
             await query.message.edit_text(settings_text(user), reply_markup=settings_keyboard())
             await show_menu(query.message, user, _("Done: I'll speak English now."))
+
+
+@handlers.callback_query(SettingsCb.filter(F.action == SettingsAction.AGENDA))
+async def choose_agenda(query: CallbackQuery) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(
+            _(
+                "Every morning I send you today's tasks, overdue ones and clients you haven't "
+                "contacted for a while (nothing on days with nothing to say). When?"
+            ),
+            reply_markup=agenda_keyboard(),
+        )
+
+
+@handlers.callback_query(SettingsCb.filter(F.action == SettingsAction.SET_AGENDA))
+async def set_agenda(
+    query: CallbackQuery, callback_data: SettingsCb, session: AsyncSession, user: User
+) -> None:
+    await users.set_agenda_time(session, user, callback_data.value)
+    await query.answer(_("Saved."))
+    if isinstance(query.message, Message):
+        await query.message.edit_text(settings_text(user), reply_markup=settings_keyboard())
 
 
 @handlers.callback_query(SettingsCb.filter(F.action == SettingsAction.TIMEZONE))

@@ -25,6 +25,8 @@ class SettingsAction(StrEnum):
     SET_LANGUAGE = "sl"
     TIMEZONE = "t"
     SET_TIMEZONE = "st"
+    AGENDA = "a"
+    SET_AGENDA = "sa"
 
 
 class SettingsCb(CallbackData, prefix="set"):

@@ -41,6 +41,9 @@ def settings_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=_("🌐 Language"), callback_data=SettingsCb(action=SettingsAction.LANGUAGE))
     builder.button(text=_("🕒 Time zone"), callback_data=SettingsCb(action=SettingsAction.TIMEZONE))
+    builder.button(
+        text=_("☀️ Morning agenda"), callback_data=SettingsCb(action=SettingsAction.AGENDA)
+    )
     builder.adjust(2)
     return builder.as_markup()
 
@@ -65,3 +68,22 @@ def timezone_keyboard() -> InlineKeyboardMarkup:
         for zone, label in russian_zones()
     ]
     return step_keyboard(choices, columns=2)
+
+
+AGENDA_TIMES = ("07:00", "08:00", "08:30", "09:00", "10:00")
+
+
+def agenda_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for at in AGENDA_TIMES:
+        # ":" separates callback fields, so the time travels as "0830"
+        value = at.replace(":", "")
+        builder.button(
+            text=at, callback_data=SettingsCb(action=SettingsAction.SET_AGENDA, value=value)
+        )
+    builder.button(
+        text=_("🔕 Off"), callback_data=SettingsCb(action=SettingsAction.SET_AGENDA, value="off")
+    )
+    builder.button(text=_("← Back"), callback_data=SettingsCb(action=SettingsAction.MENU))
+    builder.adjust(3, 3, 1)
+    return builder.as_markup()

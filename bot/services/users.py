@@ -122,3 +122,18 @@ async def set_timezone(session: AsyncSession, user: User, name: str) -> User:
     user.timezone = normalize_timezone(name)
     await session.commit()
     return user
+
+
+async def set_agenda_time(session: AsyncSession, user: User, value: str) -> User:
+    """ "0830" → 08:30 local; "off" turns the morning agenda off."""
+    if value == "off":
+        user.agenda_time = None
+    else:
+        if len(value) != 4 or not value.isdigit():
+            raise InvalidInput()
+        hours, minutes = int(value[:2]), int(value[2:])
+        if hours > 23 or minutes > 59:
+            raise InvalidInput()
+        user.agenda_time = f"{hours:02d}:{minutes:02d}"
+    await session.commit()
+    return user
