@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.keyboards.callbacks import ClientAction, ClientCb, TaskAction, TaskCb
+from bot.keyboards.tasks import reminder_buttons
 from bot.services import agenda as agenda_service
 from bot.services import outbox, tasks
 from bot.services.parsing import format_when
@@ -23,36 +23,6 @@ from db.models import Task, User
 log = logging.getLogger(__name__)
 
 LATE_AFTER = timedelta(minutes=10)
-
-
-def reminder_buttons(task: Task) -> list[list[dict[str, str]]]:
-    def button(text: str, action: TaskAction, value: str = "") -> dict[str, str]:
-        return {
-            "text": text,
-            "callback_data": TaskCb(action=action, task_id=task.id, value=value).pack(),
-        }
-
-    rows = [
-        [button(_("✅ Done"), TaskAction.DONE)],
-        [
-            button(_("+15 min"), TaskAction.SNOOZE, "15"),
-            button(_("+1 h"), TaskAction.SNOOZE, "60"),
-            button(_("Tomorrow 09:00"), TaskAction.SNOOZE, "tm"),
-        ],
-        [button(_("📅 Reschedule"), TaskAction.RESCHEDULE)],
-    ]
-    if task.client_id is not None:
-        rows.append(
-            [
-                {
-                    "text": _("👤 Open client"),
-                    "callback_data": ClientCb(
-                        action=ClientAction.OPEN, client_id=task.client_id
-                    ).pack(),
-                }
-            ]
-        )
-    return rows
 
 
 def reminder_text(task: Task, now: datetime) -> str:

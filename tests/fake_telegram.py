@@ -32,9 +32,11 @@ Typical use::
 Other helpers: ``fake.user(id, started=True)`` (a user who talked to the bot before, so the
 bot may write first, e.g. from a scheduled job), ``await fake.wait_for(predicate)`` (a call
 made outside update processing), ``fake.fail_next("sendMessage", retry_after=5)`` (flood
-control and other injected errors), ``fake.block(user_id)``, ``fake.sent_to(chat_id)``,
-``fake.calls`` / ``fake.updates`` (raw traffic) and :class:`LocalAiohttpSession` (aiogram's
-session without its 250 ms pause on close; use it for any ``Bot`` pointed at the fake).
+control and other injected errors), ``fake.enforce_limits()`` or
+``FakeTelegram(rate_limit=True)`` (opt-in flood control: 429 beyond 30 sends a second or for
+bursts to one chat), ``fake.block(user_id)``, ``fake.sent_to(chat_id)``, ``fake.calls`` /
+``fake.updates`` (raw traffic) and :class:`LocalAiohttpSession` (aiogram's session without its
+250 ms pause on close; use it for any ``Bot`` pointed at the fake).
 
 Processing detection: aiogram (with ``handle_as_tasks=False``) handles a batch of updates and
 only then asks for the next batch with ``offset = last update_id + 1``.  An update counts as
@@ -51,11 +53,13 @@ sending something; only private chats with users created by :meth:`FakeTelegram.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import copy
 import itertools
 import json
 import logging
+import math
 import mimetypes
 import time
 from collections.abc import AsyncIterator, Callable
@@ -311,6 +315,8 @@ class ApiCall:
     result: Any = None
     message: SentMessage | None = None
     """Snapshot of the message sent/edited by this call (send*/edit*/copy/forward only)."""
+    at: float = field(default_factory=time.monotonic)
+    """``time.monotonic()`` when the fake answered the call."""
 
     def __repr__(self) -> str:
         status = "ok" if self.ok else f"{self.error_code} {self.error}"
@@ -438,6 +444,52 @@ class _Injection:
     chat_id: int | None
 
 
+class _RateLimits:
+    """Flood control as Telegram applies it to one bot (see :meth:`FakeTelegram.enforce_limits`).
+
+    Overall: at most ``per_second`` sends in any sliding ``window``-second span. Per chat: a
+    token bucket of ``chat_burst`` messages refilled at ``per_chat_per_second``. A refused send
+    takes no token; its 429 carries ``retry_after``, whole seconds as Telegram gives them.
+    """
+
+    def __init__(
+        self, per_second: int, per_chat_per_second: float, chat_burst: int, window: float
+    ) -> None:
+        self.per_second = per_second
+        self.per_chat_per_second = per_chat_per_second
+        self.chat_burst = chat_burst
+        self.window = window
+        self.sent: collections.deque[float] = collections.deque()
+        self.chats: dict[int, tuple[float, float]] = {}  # chat -> (tokens, at)
+        self.refused = 0
+        self.refused_overall = 0
+        self.refused_chat = 0
+
+    def check(self, chat_id: int | None, now: float) -> None:
+        while self.sent and self.sent[0] <= now - self.window:
+            self.sent.popleft()
+        wait = 0.0
+        if len(self.sent) >= self.per_second:
+            wait = self.sent[0] + self.window - now
+            self.refused_overall += 1
+        tokens = float(self.chat_burst)
+        if chat_id is not None and chat_id in self.chats:
+            tokens, at = self.chats[chat_id]
+            tokens = min(self.chat_burst, tokens + (now - at) * self.per_chat_per_second)
+        if tokens < 1 - 1e-9:
+            wait = max(wait, (1 - tokens) / self.per_chat_per_second)
+            self.refused_chat += 1
+        if wait > 0:
+            self.refused += 1
+            retry_after = max(1, math.ceil(wait))
+            raise TelegramError(
+                429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+            )
+        self.sent.append(now)
+        if chat_id is not None:
+            self.chats[chat_id] = (tokens - 1, now)
+
+
 @dataclass
 class _StoredFile:
     file_id: str
@@ -480,6 +532,7 @@ class FakeTelegram:
         bot_username: str = "fieldcrm_test_bot",
         bot_name: str = "FieldCRM",
         strict_html: bool = True,
+        rate_limit: bool = False,
     ) -> None:
         self.bot_id = bot_id
         self.bot_username = bot_username
@@ -511,6 +564,10 @@ class FakeTelegram:
         self._inline_queries: dict[str, bool] = {}  # inline_query_id -> answered
         self._files: dict[str, _StoredFile] = {}
         self._injections: list[_Injection] = []
+        self.limits: _RateLimits | None = None
+        """Flood control, off unless ``rate_limit=True`` or :meth:`enforce_limits`."""
+        if rate_limit:
+            self.enforce_limits()
         self._allowed_updates: list[str] | None = None
         self._poll_generation = 0
         self._last_poll_at: float | None = None
@@ -676,6 +733,20 @@ class FakeTelegram:
                 method.lower(), times, TelegramError(error_code, description, parameters), chat_id
             )
         )
+
+    def enforce_limits(
+        self,
+        *,
+        per_second: int = 30,
+        per_chat_per_second: float = 1.0,
+        chat_burst: int = 3,
+        window: float = 1.0,
+    ) -> None:
+        """Answer sends (``sendMessage``, ``sendPhoto``, ...) with 429 and ``retry_after`` like
+        Telegram's flood control: more than ``per_second`` of them in any ``window`` seconds,
+        or a chat getting messages faster than ``per_chat_per_second`` beyond a burst of
+        ``chat_burst``. Off by default; ``fake.limits.refused`` counts the 429s it answered."""
+        self.limits = _RateLimits(per_second, per_chat_per_second, chat_burst, window)
 
     def block(self, chat_id: int) -> None:
         """The user blocked the bot: sends/edits to the chat answer 403 until :meth:`unblock`."""
@@ -879,6 +950,8 @@ class FakeTelegram:
                 raise TelegramError(404, "Not Found")
             name, handler = entry
             self._apply_injection(name, info.chat_id)
+            if self.limits is not None and name in SEND_METHODS:
+                self.limits.check(info.chat_id, time.monotonic())
             if handler is None:  # getUpdates: the only long-running (async) method
                 result = await self._get_updates(params, info, arrival)
             else:

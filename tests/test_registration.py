@@ -23,7 +23,7 @@ async def test_admin_from_admin_ids_gets_the_menu(fake, bot, db):
 
     assert "Welcome, Olga Admin" in admin.last.text
     assert admin.reply_keyboard == [
-        ["📝 Log contact", "👤 Clients"],
+        ["📝 Log contact", "👤 Clients", "✅ Tasks"],
         ["👥 Team", "🛠 Admin"],
         ["⚙️ Settings", "❓ Help"],
     ]
@@ -54,7 +54,7 @@ async def test_manager_joins_by_invite_and_sees_the_menu_in_their_language(fake,
 
     assert "Добро пожаловать, Пётр" in reply.text
     assert manager.reply_keyboard == [
-        ["📝 Записать контакт", "👤 Клиенты"],
+        ["📝 Записать контакт", "👤 Клиенты", "✅ Задачи"],
         ["⚙️ Настройки", "❓ Помощь"],
     ]
     row = await user_row(db, 2002)
@@ -93,7 +93,7 @@ async def test_head_invites_only_managers_of_own_department(fake, bot, db):
         fake, admin, 3003, "Nina", role="head of department", department="Sales North"
     )
     assert head.reply_keyboard == [
-        ["📝 Log contact", "👤 Clients"],
+        ["📝 Log contact", "👤 Clients", "✅ Tasks"],
         ["👥 Team", "⚙️ Settings"],
         ["❓ Help"],
     ]

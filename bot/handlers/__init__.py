@@ -12,6 +12,7 @@ from bot.handlers import (
     fallback,
     inline,
     invites,
+    main_menu,
     reachability,
     reminders,
     settings,
@@ -22,6 +23,7 @@ from bot.handlers import (
 
 MODULES = (
     common,
+    main_menu,
     reachability,
     start,
     settings,

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.flows import go, step
 from bot.handlers.registry import Handlers
-from bot.keyboards import menu
 from bot.keyboards.admin import (
     DEPARTMENTS,
     admin_home_keyboard,
@@ -65,7 +64,6 @@ async def show_list(message: Message, session: AsyncSession, user: User, catalog
     await message.answer(text, reply_markup=catalog_keyboard(catalog, items, page))
 
 
-@handlers.message(F.text == menu.ADMIN)
 async def open_admin(message: Message, state: FSMContext, user: User) -> None:
     require_role(user, Role.ADMIN)
     await state.clear()

@@ -11,15 +11,17 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.handlers.registry import Handlers
 from bot.keyboards.callbacks import ClientAction, ClientCb
 from bot.keyboards.clients import card_keyboard
 from bot.keyboards.common import pager_row
-from bot.services import clients
+from bot.services import clients, tasks
 from bot.services.clients import HISTORY_PAGE, ClientOverview
 from bot.services.parsing import format_when
+from bot.services.tasks import HistoryTasks
 from bot.texts import client_status_label, interaction_kind_label
-from db.models import AttachmentKind, Client, ClientKind, Interaction, User
+from db.models import AttachmentKind, Client, ClientKind, Interaction, Task, User
 from db.types import utcnow
 
 handlers = Handlers("client_card")
@@ -142,11 +144,47 @@ def history_entry(entry: Interaction, user: User) -> str:
     return text
 
 
+TASK_TEXT_MAX = 150
+
+
+def open_task_line(task: Task, user: User, now: datetime) -> str:
+    when = format_when(task.due_at, ZoneInfo(user.timezone), user.locale)
+    mark = "⚠️ " if task.due_at < now else ""
+    text = escape(shorten(task.text, TASK_TEXT_MAX))
+    return f"• {mark}{when} — {text} · {escape(task.owner.full_name)}"
+
+
+def done_task_entry(task: Task, user: User) -> str:
+    assert task.done_at is not None
+    line = _("✅ Task done · {when} · {author}").format(
+        when=format_when(task.done_at, ZoneInfo(user.timezone), user.locale),
+        author=escape(task.owner.full_name),
+    )
+    return f"<b>{line}</b>\n{escape(shorten(task.text, TASK_TEXT_MAX))}"
+
+
 def history_view(
-    client: Client, entries: list[Interaction], total: int, page: int, user: User
+    client: Client,
+    entries: list[Interaction],
+    total: int,
+    page: int,
+    user: User,
+    *,
+    with_tasks: HistoryTasks | None = None,
+    now: datetime | None = None,
 ) -> tuple[str, InlineKeyboardMarkup]:
-    title = _("<b>History: {name}</b> ({count})").format(name=escape(client.name), count=total)
-    parts = [history_entry(entry, user) for entry in entries]
+    """One page of the timeline, newest first: contacts logged and tasks done in the same
+    span; the first page starts with the open tasks."""
+    done = list(with_tasks.done) if with_tasks else []
+    count = total + (with_tasks.done_total if with_tasks else 0)
+    title = _("<b>History: {name}</b> ({count})").format(name=escape(client.name), count=count)
+    parts = []
+    if with_tasks and with_tasks.open:
+        lines = [open_task_line(task, user, now or utcnow()) for task in with_tasks.open]
+        parts.append(_("<b>⏰ Open tasks</b>") + "\n" + "\n".join(lines))
+    timeline = [(entry.occurred_at, history_entry(entry, user)) for entry in entries]
+    timeline += [(task.done_at, done_task_entry(task, user)) for task in done if task.done_at]
+    parts += [text for _moment, text in sorted(timeline, key=lambda item: item[0], reverse=True)]
     if (page + 1) * HISTORY_PAGE >= total:  # the oldest page ends where the client began
         parts.append(
             _("➕ Added to the base · {when}").format(
@@ -169,14 +207,16 @@ def history_view(
 
 @handlers.callback_query(ClientCb.filter(F.action == ClientAction.HISTORY))
 async def show_history(
-    query: CallbackQuery, callback_data: ClientCb, session: AsyncSession, user: User
+    query: CallbackQuery, callback_data: ClientCb, session: AsyncSession, user: User, clock: Clock
 ) -> None:
-    client, entries, total = await clients.history(
-        session, user, callback_data.client_id, callback_data.page
-    )
+    page = max(callback_data.page, 0)
+    client, entries, total = await clients.history(session, user, callback_data.client_id, page)
+    found = await tasks.history_page_tasks(session, user, client.id, page, entries, total)
     await query.answer()
     if isinstance(query.message, Message):
-        text, keyboard = history_view(client, list(entries), total, callback_data.page, user)
+        text, keyboard = history_view(
+            client, list(entries), total, page, user, with_tasks=found, now=clock.now()
+        )
         await query.message.edit_text(text, reply_markup=keyboard)
 
 

@@ -24,7 +24,6 @@ from bot.flows import go, step
 from bot.handlers.client_card import edit_card, send_card
 from bot.handlers.common import leave_question, show_menu
 from bot.handlers.registry import Handlers
-from bot.keyboards import menu
 from bot.keyboards.callbacks import (
     ClientAction,
     ClientCb,
@@ -75,7 +74,6 @@ TEXT_PROMPTS = {
 # The Clients screen
 
 
-@handlers.message(F.text == menu.CLIENTS)
 async def clients_screen(message: Message, state: FSMContext) -> None:
     await state.clear()
     builder = InlineKeyboardBuilder()

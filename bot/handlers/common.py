@@ -62,6 +62,5 @@ async def back_button(
 
 
 @handlers.message(Command("help"))
-@handlers.message(F.text == menu.HELP)
 async def help_command(message: Message, user: User) -> None:
     await message.answer(help_text(user), reply_markup=menu.main_menu(user))

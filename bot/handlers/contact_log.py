@@ -25,10 +25,10 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.flows import current_step, go, step
 from bot.handlers.common import leave_question
 from bot.handlers.registry import Handlers
-from bot.keyboards import menu
 from bot.keyboards.callbacks import ClientAction, ClientCb, FormAction, FormCb, PickCb
 from bot.keyboards.clients import client_picker
 from bot.keyboards.common import nav_keyboard, skip_keyboard
@@ -111,7 +111,6 @@ def record_text(client: Client, data: dict[str, Any], user: User) -> str:
 # Entry points: the menu, the client card, a shared location
 
 
-@handlers.message(F.text == menu.LOG_CONTACT)
 async def start_from_menu(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
@@ -475,8 +474,10 @@ async def _set_due(
 
 
 @handlers.message(ContactLog.due, F.text)
-async def due_typed(message: Message, state: FSMContext, session: AsyncSession, user: User):
-    due = parsing.parse_when(message.text or "", utcnow(), _zone(user))
+async def due_typed(
+    message: Message, state: FSMContext, session: AsyncSession, user: User, clock: Clock
+) -> None:
+    due = parsing.parse_when(message.text or "", clock.now(), _zone(user))
     await _set_due(message, state, session, user, due)
 
 

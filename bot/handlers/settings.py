@@ -16,7 +16,6 @@ from bot.commands import set_user_commands
 from bot.flows import go, step
 from bot.handlers.common import show_menu
 from bot.handlers.registry import Handlers
-from bot.keyboards import menu
 from bot.keyboards.callbacks import SettingsAction, SettingsCb
 from bot.keyboards.settings import (
     agenda_keyboard,
@@ -42,7 +41,6 @@ def settings_text(user: User) -> str:
 
 
 @handlers.message(Command("settings"))
-@handlers.message(F.text == menu.SETTINGS)
 async def open_settings(message: Message, state: FSMContext, user: User) -> None:
     await state.clear()
     await message.answer(settings_text(user), reply_markup=settings_keyboard())

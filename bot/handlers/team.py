@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import set_user_commands
 from bot.handlers.registry import Handlers
-from bot.keyboards import menu
 from bot.keyboards.callbacks import TeamAction, TeamCb
 from bot.keyboards.team import member_keyboard, roles_keyboard, team_keyboard
 from bot.services import users
@@ -44,7 +43,6 @@ def member_text(member: User) -> str:
 
 
 @handlers.message(Command("team"))
-@handlers.message(F.text == menu.TEAM)
 async def open_team(message: Message, state: FSMContext, session: AsyncSession, user: User):
     await state.clear()
     text, keyboard = await team_screen(session, user, 0)

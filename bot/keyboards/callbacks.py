@@ -91,6 +91,7 @@ class ClientAction(StrEnum):
     REASSIGN = "r"
     SET_OWNER = "so"
     LOG = "l"
+    REMIND = "rm"
 
 
 class ClientCb(CallbackData, prefix="cl"):
@@ -159,6 +160,8 @@ class TaskAction(StrEnum):
     RESCHEDULE = "r"
     OPEN = "o"
     PAGE = "p"
+    NEW = "n"
+    CANCEL = "c"  # undo a task just added
 
 
 class TaskCb(CallbackData, prefix="tk"):

@@ -74,6 +74,7 @@ def card_keyboard(client: Client, user: User, *, has_files: bool) -> InlineKeybo
         builder.button(text=text, callback_data=ClientCb(action=action, client_id=client.id))
 
     add(_("📝 Log contact"), ClientAction.LOG)
+    add(_("⏰ Reminder"), ClientAction.REMIND)
     add(_("🕘 History"), ClientAction.HISTORY)
     add(_("✏️ Edit"), ClientAction.EDIT)
     add(_("👥 Contacts"), ClientAction.CONTACTS)

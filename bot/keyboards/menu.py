@@ -11,6 +11,7 @@ from db.models import Role, User
 
 LOG_CONTACT = __("📝 Log contact")
 CLIENTS = __("👤 Clients")
+TASKS = __("✅ Tasks")
 TEAM = __("👥 Team")
 ADMIN = __("🛠 Admin")
 SETTINGS = __("⚙️ Settings")
@@ -21,11 +22,12 @@ def main_menu(user: User) -> ReplyKeyboardMarkup:
     builder = ReplyKeyboardBuilder()
     builder.button(text=str(LOG_CONTACT))
     builder.button(text=str(CLIENTS))
+    builder.button(text=str(TASKS))
     if user.role in (Role.HEAD, Role.ADMIN):
         builder.button(text=str(TEAM))
     if user.role is Role.ADMIN:
         builder.button(text=str(ADMIN))
     builder.button(text=str(SETTINGS))
     builder.button(text=str(HELP))
-    builder.adjust(2)
+    builder.adjust(3, 2)  # the daily work first: log, clients, tasks
     return builder.as_markup(resize_keyboard=True, input_field_placeholder=_("Choose a section"))
