@@ -141,3 +141,14 @@ async def test_archived_department_leaves_the_invite_picker_but_keeps_its_people
     assert "Sales 2019" not in reply.last.button_labels()
     names = {d.name: d.archived for d in await db.all(select(Department))}
     assert names == {"Sales 2019": True, "New Sales": False}
+
+
+async def test_a_menu_button_in_the_middle_of_a_question_opens_that_section(fake, bot, db):
+    admin = await admin_joins(fake)
+    await start_adding_department(admin)
+
+    reply = await admin.tap("📝 Log contact")
+    assert "Which client?" in reply.text
+    reply = await admin.tap("✅ Tasks")
+    assert "Your tasks" in reply.text
+    assert await departments(db) == []
