@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from html import escape
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiogram import F
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.flows import go
 from bot.handlers.registry import Handlers
 from bot.keyboards.callbacks import ClientAction, ClientCb
 from bot.keyboards.clients import card_keyboard
@@ -113,6 +117,23 @@ async def edit_card(message: Message, session: AsyncSession, user: User, client_
         card_text(overview, user),
         reply_markup=card_keyboard(overview.client, user, has_files=overview.files > 0),
     )
+
+
+async def start_flow_for_client(
+    query: CallbackQuery,
+    client_id: int,
+    target: State,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User,
+    **data: Any,
+) -> None:
+    """A button on a client's card starts a flow about that client (access checked first)."""
+    client = await clients.get_client(session, user, client_id)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await state.set_data({"client_id": client.id, **data})
+        await go(target, query.message, state, session, user)
 
 
 @handlers.callback_query(ClientCb.filter(F.action == ClientAction.OPEN))

@@ -21,7 +21,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.flows import go, step
-from bot.handlers.client_card import edit_card, send_card
+from bot.handlers.client_card import edit_card, send_card, start_flow_for_client
 from bot.handlers.common import leave_question, show_menu
 from bot.handlers.registry import Handlers
 from bot.keyboards.callbacks import (
@@ -677,11 +677,9 @@ async def add_contact(
     session: AsyncSession,
     user: User,
 ) -> None:
-    client = await clients.get_client(session, user, callback_data.client_id)
-    await query.answer()
-    await state.set_data({"client_id": client.id, "contact": {}})
-    if message := await leave_question(query):
-        await go(ContactPersonForm.name, message, state, session, user)
+    await start_flow_for_client(
+        query, callback_data.client_id, ContactPersonForm.name, state, session, user, contact={}
+    )
 
 
 # The client's place: from the manager, or learnt from the first visit
@@ -695,11 +693,9 @@ async def ask_client_location(
     session: AsyncSession,
     user: User,
 ) -> None:
-    client = await clients.get_client(session, user, callback_data.client_id)
-    await query.answer()
-    await state.set_data({"client_id": client.id})
-    if isinstance(query.message, Message):
-        await go(ClientEdit.location, query.message, state, session, user)
+    await start_flow_for_client(
+        query, callback_data.client_id, ClientEdit.location, state, session, user
+    )
 
 
 @step(ClientEdit.location, expects_text=False)

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.flows import current_step, go, step
+from bot.handlers.client_card import start_flow_for_client
 from bot.handlers.common import leave_question
 from bot.handlers.registry import Handlers
 from bot.keyboards.callbacks import ClientAction, ClientCb, FormAction, FormCb, PickCb
@@ -126,11 +127,9 @@ async def start_from_card(
     session: AsyncSession,
     user: User,
 ) -> None:
-    client = await clients.get_client(session, user, callback_data.client_id)
-    await query.answer()
-    if isinstance(query.message, Message):
-        await state.set_data({"client_id": client.id})
-        await go(ContactLog.kind, query.message, state, session, user)
+    await start_flow_for_client(
+        query, callback_data.client_id, ContactLog.kind, state, session, user
+    )
 
 
 @handlers.message(StateFilter(None), F.location)

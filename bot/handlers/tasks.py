@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.flows import go, step
+from bot.handlers.client_card import start_flow_for_client
 from bot.handlers.common import leave_question
 from bot.handlers.registry import Handlers
 from bot.keyboards.callbacks import ClientAction, ClientCb, FormAction, FormCb, TaskAction, TaskCb
@@ -173,11 +174,7 @@ async def new_task_for_client(
     session: AsyncSession,
     user: User,
 ) -> None:
-    client = await clients.get_client(session, user, callback_data.client_id)
-    await query.answer()
-    if isinstance(query.message, Message):
-        await state.set_data({"client_id": client.id})
-        await go(TaskForm.text, query.message, state, session, user)
+    await start_flow_for_client(query, callback_data.client_id, TaskForm.text, state, session, user)
 
 
 async def _linked_client(state: FSMContext, session: AsyncSession, user: User) -> Client | None:
