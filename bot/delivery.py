@@ -2,11 +2,13 @@
 
 Pacing, in memory: at most `outbox_rate` sends a second in all, evenly spaced, and one message
 per chat every `outbox_chat_interval`, counted from Telegram's answer to the previous one (so
-they also arrive that far apart). Claimed rows wait in a queue per chat and the sender always
-takes the chat that is ready first, so a chat with several messages never holds the others
-back. A row whose chat will not be ready within HOLD seconds goes back to the database with
-that moment as its next attempt (no attempt counted). New rows are claimed while earlier ones
-are still going out, whenever less than a second's worth is ready, so the rate does not dip
+they also arrive that far apart). Claimed rows wait in a queue per chat, and the sender takes
+a chat that is ready: the one ready longest, or, once nothing more is due in the database,
+the one with the most messages left, so the last chats' messages (one per interval) do not
+trail alone at the end. A chat with several messages never holds the others back. A row whose
+chat will not be ready within HOLD seconds goes back to the database with that moment as its
+next attempt (no attempt counted). New rows are claimed while earlier ones are still going
+out, whenever the held ones are less than AHEAD seconds of work, so the rate does not dip
 between batches.
 
 Failures: 429 → the whole worker pauses for retry_after (Telegram's flood control is per bot)
@@ -60,8 +62,9 @@ log = logging.getLogger(__name__)
 BATCH = 30  # rows per claim
 MAX_HELD = 300  # rows held in memory at most (claiming stops beyond)
 HOLD = 10.0  # seconds a claimed row may wait in memory for its chat or a flood-control pause
-SOON = 1.0  # claim more when fewer chats than AHEAD are ready within this many seconds
-AHEAD = 2 * BATCH  # about two seconds of sending: enough chats to cycle through at full rate
+# Claim more while the held rows are less than AHEAD seconds of sending at full rate, counting
+# for each chat only what its pacing lets it send in that time.
+AHEAD = 4.0
 RECLAIM_EVERY = 1.0  # seconds between claims once the due rows ran out (new ones may fall due)
 SEND_TIMEOUT = 20  # seconds for one sendMessage
 # A held row is sent only while this much of its lease is left, so that its send ends before
@@ -142,11 +145,9 @@ class OutboxWorker:
                 return
             held = sum(len(queue) for queue in self._queues.values())
             idle = not self._ready and not self._sending
-            if (
-                (more or idle or now - last_claim >= RECLAIM_EVERY)
-                and held < MAX_HELD
-                and self._ready_within(now + SOON) < AHEAD
-            ):
+            room = held < MAX_HELD and self._work_ahead() < AHEAD / self.spacing
+            next_claim = now if more or idle else last_claim + RECLAIM_EVERY
+            if room and next_claim <= now:
                 last_claim = now
                 async with self.sessions() as session:
                     rows = await outbox.claim(session, self.clock.now(), BATCH)
@@ -160,10 +161,9 @@ class OutboxWorker:
                 continue
             at, _, chat = self._ready[0]
             if at > now:
-                limit = at - now if more else min(at - now, last_claim + RECLAIM_EVERY - now)
-                await self._wait(max(limit, 0.0))
+                await self._wait(min(at, next_claim) - now if room else at - now)
                 continue
-            heapq.heappop(self._ready)
+            chat = self._next_chat(now, more)
             self._scheduled.discard(chat)
             queue = self._queues[chat]
             item = queue.popleft()
@@ -187,8 +187,22 @@ class OutboxWorker:
             self._sending.add(task)
             task.add_done_callback(self._finished)
 
-    def _ready_within(self, moment: float) -> int:
-        return sum(1 for at, _, _ in self._ready if at <= moment)
+    def _next_chat(self, now: float, more: bool) -> int:
+        """Takes the chat to send to next off the ready heap: the one that has been ready the
+        longest; once no more rows are due in the database, the one with the most messages
+        left (so that the last chats' messages, one per interval, do not trail at the end)."""
+        if more:
+            return heapq.heappop(self._ready)[2]
+        ready = [entry for entry in self._ready if entry[0] <= now]
+        best = max(ready, key=lambda entry: (len(self._queues[entry[2]]), -entry[0], -entry[1]))
+        self._ready.remove(best)
+        heapq.heapify(self._ready)
+        return best[2]
+
+    def _work_ahead(self) -> int:
+        """Messages the held rows can fill in the next AHEAD seconds, chats' pacing allowing."""
+        cap = 1 + int(AHEAD / self.chat_interval) if self.chat_interval else MAX_HELD
+        return sum(min(len(queue), cap) for queue in self._queues.values())
 
     async def _wait(self, seconds: float) -> None:
         """Until a send finishes (its chat may be ready again) or `seconds` pass."""

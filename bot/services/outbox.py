@@ -65,7 +65,10 @@ async def claim(session: AsyncSession, now: datetime, limit: int) -> Sequence[Ou
     One UPDATE ... RETURNING with a fresh claim token; on PostgreSQL the candidate rows are
     selected FOR UPDATE SKIP LOCKED, so concurrent workers take disjoint rows (on SQLite the
     write transaction itself serializes them). Rows left 'sending' past their lease are taken
-    again: their worker died between claiming and marking.
+    again: their worker died between claiming and marking. If it died after Telegram had
+    accepted the message, the message goes out a second time (Telegram has no idempotency
+    key): delivery is at least once. The old worker's marks, should it come back, are ignored
+    (see _finish). The lease is measured on the claimer's clock: workers' clocks must agree.
     """
     token = str(uuid.uuid4())
     due = (
