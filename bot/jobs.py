@@ -59,6 +59,7 @@ async def remind_due_tasks(
                         reminder_text(task, now),
                         buttons=reminder_buttons(task),
                         protect=task.client_id is not None,
+                        not_before=now,
                     )
         await session.commit()
     return len(due)
@@ -108,7 +109,7 @@ async def send_agendas(
                     with i18n.use_locale(user.locale):
                         text = agenda_text(agenda, user, settings.stale_days)
                     queued += await outbox.enqueue(
-                        session, user, f"agenda:{user.id}:{day}", text, protect=True
+                        session, user, f"agenda:{user.id}:{day}", text, protect=True, not_before=now
                     )
                 user.agenda_checked_on = day
         await session.commit()

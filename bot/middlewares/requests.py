@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
 from aiogram.methods import EditMessageCaption, EditMessageReplyMarkup, EditMessageText
-from aiogram.methods.base import Response, TelegramMethod, TelegramType
+from aiogram.methods.base import TelegramMethod, TelegramType
 
 from db.session import end_read_transaction
 
@@ -36,7 +36,7 @@ class TelegramRequestMiddleware(BaseRequestMiddleware):
         make_request: NextRequestMiddlewareType[TelegramType],
         bot: Bot,
         method: TelegramMethod[TelegramType],
-    ) -> Response[TelegramType]:
+    ) -> TelegramType:
         await end_read_transaction()
         for attempt in range(RETRIES + 1):
             try:
@@ -50,7 +50,7 @@ class TelegramRequestMiddleware(BaseRequestMiddleware):
                 await asyncio.sleep(error.retry_after)
             except TelegramBadRequest as error:
                 if isinstance(method, EDITS) and "message is not modified" in error.message:
-                    result: Any = True
-                    return Response[TelegramType](ok=True, result=result)
+                    # what Telegram answers to an edit that changed something
+                    return cast(TelegramType, True)
                 raise
         raise AssertionError("unreachable")
