@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.clients import stale_condition
 from db.models import Client, Task, TaskStatus, User
 
 STALE_SHOWN = 5
@@ -72,14 +73,7 @@ async def build(session: AsyncSession, user: User, now: datetime, stale_days: in
     overdue = await session.scalars(
         select(Task).where(*open_tasks, Task.due_at < start).order_by(Task.due_at).limit(20)
     )
-    cutoff = now - timedelta(days=stale_days)
-    stale = (
-        Client.owner_id == user.id,
-        or_(
-            Client.last_contact_at < cutoff,
-            Client.last_contact_at.is_(None) & (Client.created_at < cutoff),
-        ),
-    )
+    stale = (Client.owner_id == user.id, stale_condition(now, stale_days))
     stale_clients = await session.scalars(
         select(Client)
         .where(*stale)

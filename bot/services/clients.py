@@ -250,6 +250,14 @@ async def search(
     )
 
 
+def stale_condition(now: datetime, days: int = STALE_DAYS) -> ColumnElement[bool]:
+    """No contact for `days` or more, or never for a client older than that."""
+    cutoff = now - timedelta(days=days)
+    return (Client.last_contact_at.is_(None) & (Client.created_at < cutoff)) | (
+        Client.last_contact_at < cutoff
+    )
+
+
 def is_stale(client: Client, now: datetime) -> bool:
     """No contact for STALE_DAYS or more (or never, for a client that old): the list's ⏳.
     The same rule as ClientFilter(stale=True), for a client already loaded."""
@@ -272,11 +280,7 @@ class ClientFilter:
         if self.region_id is not None:
             conditions.append(Client.region_id == self.region_id)
         if self.stale:
-            cutoff = now - timedelta(days=STALE_DAYS)
-            conditions.append(
-                (Client.last_contact_at.is_(None) & (Client.created_at < cutoff))
-                | (Client.last_contact_at < cutoff)
-            )
+            conditions.append(stale_condition(now))
         return conditions
 
 

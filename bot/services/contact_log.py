@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import parsing
 from bot.services.clients import get_client
-from bot.services.errors import N_, InvalidInput, NotFound
+from bot.services.errors import N_, InvalidInput
 from db.models import Attachment, AttachmentKind, Interaction, InteractionKind, Task, User
 from db.types import utcnow
 
@@ -81,17 +81,6 @@ async def log_interaction(
         client.latitude, client.longitude = latitude, longitude
     await session.commit()
     return interaction
-
-
-async def get_interaction(session: AsyncSession, actor: User, interaction_id: int) -> Interaction:
-    interaction = await session.get(Interaction, interaction_id)
-    if interaction is None:
-        raise NotFound()
-    await get_client(session, actor, interaction.client_id)  # NotFound unless visible
-    return interaction
-
-
-# Checks for the flow, step by step (the same rules log_interaction applies when saving)
 
 
 def clean_summary(raw: str | None) -> str:

@@ -125,23 +125,6 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int = 200) -> S
     return rows.unique().all()
 
 
-async def client_tasks(
-    session: AsyncSession, actor: User, client_id: int, limit: int = 20
-) -> Sequence[Task]:
-    client = await session.scalar(
-        select(Client).where(Client.id == client_id, visible_clients(actor))
-    )
-    if client is None:
-        raise NotFound()
-    rows = await session.scalars(
-        select(Task).where(Task.client_id == client.id).order_by(Task.due_at.desc()).limit(limit)
-    )
-    return rows.all()
-
-
-# A task added by hand (the ✅ Tasks flow, a client card, a request typed as a sentence)
-
-
 async def add_task(
     session: AsyncSession,
     actor: User,
