@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -52,6 +53,18 @@ class Settings(BaseSettings):
     )
     stale_days: int = Field(
         default=30, ge=1, le=365, description="days without contact before a client is flagged"
+    )
+
+    default_currency: str = Field(
+        default="RUB", pattern=r"^[A-Z]{3}$", description="an ISO 4217 code such as RUB"
+    )
+    deal_stale_days: int = Field(
+        default=14, ge=1, le=365, description="days without activity before a deal is flagged"
+    )
+    big_deal_amount: Decimal = Field(
+        default=Decimal(1_000_000),
+        ge=0,
+        description="a deal amount (default currency) from which the owner's head is told",
     )
 
     @field_validator("admin_ids", mode="before")

@@ -42,6 +42,7 @@ class BackgroundWork:
         try:
             await jobs.remind_due_tasks(self.session_factory, self.i18n, self.clock)
             await jobs.send_agendas(self.session_factory, self.i18n, self.clock, self.settings)
+            await jobs.notify_events(self.session_factory, self.i18n, self.clock, self.settings)
             await self.worker.drain()
         except Exception:  # a sweep must never kill the scheduler; the next one tries again
             log.exception("background sweep failed")

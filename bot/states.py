@@ -76,3 +76,33 @@ class TaskForm(StatesGroup):
     text = State()
     due = State()
     reschedule = State()
+
+
+class DealForm(StatesGroup):
+    """New deal: client, product line, title, amount, close date, summary, then Save."""
+
+    client = State()
+    product_line = State()
+    title = State()
+    amount = State()
+    close = State()
+    summary = State()
+    review = State()
+
+
+class DealEdit(StatesGroup):
+    value = State()  # the field being changed is in the FSM data
+    won_amount = State()
+    lost_reason = State()
+    lost_comment = State()
+
+
+class PlanForm(StatesGroup):
+    revenue = State()
+    deals = State()
+    interactions = State()
+    growth = State()
+
+
+class StageForm(StatesGroup):
+    probability = State()

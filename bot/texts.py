@@ -9,6 +9,7 @@ from aiogram.utils.i18n import gettext as _
 from db.models import (
     ClientKind,
     ClientStatus,
+    DealStage,
     DepartmentKind,
     InteractionKind,
     ReferenceKind,
@@ -74,7 +75,19 @@ def reference_kind_label(kind: ReferenceKind) -> str:
         ReferenceKind.INDUSTRY: _("Industries"),
         ReferenceKind.REGION: _("Regions"),
         ReferenceKind.LEAD_SOURCE: _("Lead sources"),
+        ReferenceKind.LOST_REASON: _("Reasons deals are lost"),
     }[kind]
+
+
+def stage_label(stage: DealStage) -> str:
+    return {
+        DealStage.NEW: _("New"),
+        DealStage.QUALIFIED: _("Qualified"),
+        DealStage.PROPOSAL: _("Proposal"),
+        DealStage.NEGOTIATION: _("Negotiation"),
+        DealStage.WON: _("Won"),
+        DealStage.LOST: _("Lost"),
+    }[stage]
 
 
 def welcome_text(user: User) -> str:
@@ -101,6 +114,11 @@ def help_text(user: User) -> str:
             "contact, the next step and the whole history. Shortcuts: share a phone contact "
             "with me to add a client; share your location to log a visit."
         ),
+        _(
+            "💼 <b>Deals</b>: your open deals by stage with sums, weighted by each stage's "
+            "chance, and this month's plan against fact. ➕ adds a deal; a deal's card moves it "
+            "to the next stage, marks it won or lost, and logs a contact about it."
+        ),
         _("⚙️ <b>Settings</b>: language and time zone (reminders come in your local time)."),
         _("/cancel leaves any question; the Back button goes one step back."),
         _(
@@ -115,12 +133,18 @@ def help_text(user: User) -> str:
                 "link for a new colleague (/invite does the same)."
             )
         )
+        parts.append(
+            _(
+                "📋 <b>Plans</b> (in 💼 Deals): monthly targets for revenue, deals won and "
+                "contacts; copy last month's or take last year's same month plus N%."
+            )
+        )
     if user.role is Role.ADMIN:
         parts.append(
             _(
                 "🛠 <b>Admin</b>: departments and the lists everyone picks from: product lines, "
-                "industries, regions, lead sources. Archived items disappear from pickers; old "
-                "records keep them."
+                "industries, regions, lead sources, reasons deals are lost; and each deal "
+                "stage's chance. Archived items disappear from pickers; old records keep them."
             )
         )
     return "\n\n".join(parts)

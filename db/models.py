@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Enum, Float, ForeignKey, Index, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from db.types import UTCDateTime, utcnow
@@ -54,6 +65,7 @@ class ReferenceKind(enum.StrEnum):
     INDUSTRY = "industry"
     REGION = "region"
     LEAD_SOURCE = "lead_source"
+    LOST_REASON = "lost_reason"
 
 
 class ClientKind(enum.StrEnum):
@@ -85,6 +97,33 @@ class TaskStatus(enum.StrEnum):
     OPEN = "open"
     DONE = "done"
     CANCELLED = "cancelled"
+
+
+class DealStage(enum.StrEnum):
+    NEW = "new"
+    QUALIFIED = "qualified"
+    PROPOSAL = "proposal"
+    NEGOTIATION = "negotiation"
+    WON = "won"
+    LOST = "lost"
+
+    @property
+    def is_open(self) -> bool:
+        return self not in (DealStage.WON, DealStage.LOST)
+
+
+OPEN_STAGES = (DealStage.NEW, DealStage.QUALIFIED, DealStage.PROPOSAL, DealStage.NEGOTIATION)
+
+
+class PlanSubject(enum.StrEnum):
+    USER = "user"
+    DEPARTMENT = "department"
+
+
+class EventKind(enum.StrEnum):
+    DEAL_CREATED = "deal_created"
+    DEAL_WON = "deal_won"
+    DEAL_LOST = "deal_lost"
 
 
 class OutboxStatus(enum.StrEnum):
@@ -271,6 +310,9 @@ class Interaction(Base):
     next_step_due_at: Mapped[datetime | None]
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
+    deal_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deals.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     author: Mapped[User] = relationship(lazy="joined")
@@ -314,6 +356,9 @@ class Task(Base):
     interaction_id: Mapped[int | None] = mapped_column(
         ForeignKey("interactions.id", ondelete="SET NULL")
     )
+    deal_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deals.id", ondelete="SET NULL"), index=True
+    )
     reminded_at: Mapped[datetime | None]  # set when the reminder went to the outbox
     done_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -342,4 +387,97 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Deal(Base):
+    """A sale in the making. Money is in minor units (kopecks, cents): exact, never a float.
+
+    `version` grows with every change: stage changes are compare-and-set on it, so a double
+    tap or two people acting at once change the deal once."""
+
+    __tablename__ = "deals"
+    __table_args__ = (
+        Index("ix_deals_owner_stage", "owner_id", "stage"),
+        Index("ix_deals_client_stage", "client_id", "stage"),
+        Index("ix_deals_stage_closed", "stage", "closed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    product_line_id: Mapped[int | None] = mapped_column(ForeignKey("reference_items.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    stage: Mapped[DealStage] = mapped_column(_enum(DealStage), default=DealStage.NEW)
+    expected_close_on: Mapped[date | None]
+    summary: Mapped[str | None] = mapped_column(Text)
+    lost_reason_id: Mapped[int | None] = mapped_column(ForeignKey("reference_items.id"))
+    lost_comment: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(default=1)
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    client: Mapped[Client] = relationship(lazy="joined")
+    owner: Mapped[User] = relationship(foreign_keys=[owner_id], lazy="joined")
+    product_line: Mapped[ReferenceItem | None] = relationship(
+        foreign_keys=[product_line_id], lazy="joined"
+    )
+    lost_reason: Mapped[ReferenceItem | None] = relationship(
+        foreign_keys=[lost_reason_id], lazy="joined"
+    )
+
+
+class DealStageChange(Base):
+    """Every stage a deal went through, with who and when (the first row is its creation)."""
+
+    __tablename__ = "deal_stage_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), index=True)
+    from_stage: Mapped[DealStage | None] = mapped_column(_enum(DealStage))
+    to_stage: Mapped[DealStage] = mapped_column(_enum(DealStage))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)  # the deal's amount at that moment
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class Plan(Base):
+    """A monthly target for a manager or a department. Revenue is in the default currency."""
+
+    __tablename__ = "plans"
+    __table_args__ = (
+        UniqueConstraint("month", "subject", "subject_id", name="uq_plans_month_subject"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))  # "2026-11"
+    subject: Mapped[PlanSubject] = mapped_column(_enum(PlanSubject))
+    subject_id: Mapped[int]
+    revenue_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    deals_won: Mapped[int] = mapped_column(default=0)
+    interactions: Mapped[int] = mapped_column(default=0)
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Event(Base):
+    """Something other parts react to later (notifications, surveys): written in the same
+    transaction as the change itself, consumed by background jobs."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_notified", "notified_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[EventKind] = mapped_column(_enum(EventKind))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    notified_at: Mapped[datetime | None]  # the notifications job has handled it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -365,6 +365,7 @@ async def save(query: CallbackQuery, state: FSMContext, session: AsyncSession, u
         latitude=data.get("latitude"),
         longitude=data.get("longitude"),
         attachments=_drafts(data),
+        deal_id=data.get("deal_id"),
     )
     await state.clear()
     await query.answer(_("Saved ✅"))

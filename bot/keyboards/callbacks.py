@@ -169,3 +169,64 @@ class TaskCb(CallbackData, prefix="tk"):
     task_id: int = 0
     value: str = ""
     page: int = 0
+
+
+class DealAction(StrEnum):
+    OPEN = "o"
+    NEXT = "n"  # to the next stage; `version` is the card's, so a double tap moves it once
+    STAGES = "st"  # pick a stage
+    SET_STAGE = "ss"  # value: a stage
+    WON = "w"
+    LOST = "l"
+    EDIT = "e"
+    FIELD = "f"  # value: a field of deals.EDITABLE_FIELDS
+    LOG = "lg"
+    HISTORY = "h"
+
+
+class DealCb(CallbackData, prefix="dl"):
+    action: DealAction
+    deal_id: int
+    version: int = 0
+    value: str = ""
+
+
+class PipelineAction(StrEnum):
+    HOME = "h"  # the pipeline of a scope with plan against fact
+    LIST = "l"  # its open deals (optionally one stage), paged
+    NEW = "n"  # a new deal
+    OWNERS = "ow"  # by manager
+    LINES = "pl"  # by product line
+    DEPARTMENTS = "dp"  # by department (admins)
+
+
+class PipelineCb(CallbackData, prefix="pp"):
+    """A scope is an owner id, or a department id, or neither (the company, admins only)."""
+
+    action: PipelineAction
+    owner: int = 0
+    department: int = 0
+    stage: str = ""
+    page: int = 0
+
+
+class PlanAction(StrEnum):
+    HOME = "h"  # the team's plans of `month`
+    OPEN = "o"  # one member's plan and fact
+    SET = "s"  # start typing a member's plan
+    COPY = "c"  # last month's plans to this month
+    GROW = "g"  # last year's same month + N%
+    GROW_BY = "gb"  # value: N
+
+
+class PlanCb(CallbackData, prefix="pl"):
+    action: PlanAction
+    month: str = ""  # "2026-11"
+    subject_id: int = 0
+    value: str = ""
+
+
+class StageCb(CallbackData, prefix="stg"):
+    """Admin: the deal stages' default probabilities; empty stage lists them."""
+
+    stage: str = ""

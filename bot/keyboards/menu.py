@@ -12,6 +12,7 @@ from db.models import Role, User
 LOG_CONTACT = __("📝 Log contact")
 CLIENTS = __("👤 Clients")
 TASKS = __("✅ Tasks")
+DEALS = __("💼 Deals")
 TEAM = __("👥 Team")
 ADMIN = __("🛠 Admin")
 SETTINGS = __("⚙️ Settings")
@@ -23,11 +24,12 @@ def main_menu(user: User) -> ReplyKeyboardMarkup:
     builder.button(text=str(LOG_CONTACT))
     builder.button(text=str(CLIENTS))
     builder.button(text=str(TASKS))
+    builder.button(text=str(DEALS))
     if user.role in (Role.HEAD, Role.ADMIN):
         builder.button(text=str(TEAM))
     if user.role is Role.ADMIN:
         builder.button(text=str(ADMIN))
     builder.button(text=str(SETTINGS))
     builder.button(text=str(HELP))
-    builder.adjust(3, 2)  # the daily work first: log, clients, tasks
+    builder.adjust(3, 3)  # the daily work first: log, clients, tasks, deals
     return builder.as_markup(resize_keyboard=True, input_field_placeholder=_("Choose a section"))

@@ -16,3 +16,4 @@ class AuditAction(StrEnum):
     REFERENCE_ARCHIVED = "reference_archived"
     REFERENCE_RESTORED = "reference_restored"
     SETTING_CHANGED = "setting_changed"
+    PLAN_SET = "plan_set"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import catalog, parsing
@@ -16,11 +16,13 @@ from bot.services.access import require_role, visible_clients, visible_users
 from bot.services.audit import AuditAction
 from bot.services.errors import N_, DomainError, InvalidInput, NotFound
 from db.models import (
+    OPEN_STAGES,
     Attachment,
     Client,
     ClientKind,
     ClientStatus,
     ContactPerson,
+    Deal,
     Interaction,
     ReferenceKind,
     Role,
@@ -217,6 +219,13 @@ async def reassign(session: AsyncSession, actor: User, client_id: int, owner_id:
             new=owner.id,
         )
         client.owner_id = owner.id
+        # Open deals move with the client; won and lost ones stay credited to who closed them.
+        await session.execute(
+            update(Deal)
+            .where(Deal.client_id == client.id, Deal.stage.in_(OPEN_STAGES))
+            .values(owner_id=owner.id, version=Deal.version + 1)
+            .execution_options(synchronize_session=False)
+        )
         await session.commit()
     return await get_client(session, actor, client_id)
 

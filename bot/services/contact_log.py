@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import parsing
+from bot.services import deals, parsing
 from bot.services.clients import get_client
-from bot.services.errors import N_, InvalidInput
+from bot.services.errors import N_, InvalidInput, NotFound
 from db.models import Attachment, AttachmentKind, Interaction, InteractionKind, Task, User
 from db.types import utcnow
 
@@ -40,8 +40,13 @@ async def log_interaction(
     latitude: float | None = None,
     longitude: float | None = None,
     attachments: Sequence[AttachmentDraft] = (),
+    deal_id: int | None = None,
 ) -> Interaction:
     client = await get_client(session, actor, client_id)
+    if deal_id is not None:
+        deal = await deals.get_deal(session, actor, deal_id)
+        if deal.client_id != client.id:
+            raise NotFound()
     if next_step and next_step_due_at is None:
         raise InvalidInput(N_("A next step needs a date."))
     if len(attachments) > ATTACHMENTS_MAX:
@@ -58,6 +63,7 @@ async def log_interaction(
         next_step_due_at=next_step_due_at,
         latitude=latitude,
         longitude=longitude,
+        deal_id=deal_id,
         attachments=[
             Attachment(kind=a.kind, file_id=a.file_id, file_name=a.file_name) for a in attachments
         ],
@@ -73,9 +79,11 @@ async def log_interaction(
                 due_at=next_step_due_at,
                 client_id=client.id,
                 interaction_id=interaction.id,
+                deal_id=deal_id,
             )
         )
     client.last_contact_at = now
+    await deals.touch_client_deals(session, client.id, now)
     if latitude is not None and longitude is not None and client.latitude is None:
         # A client's place is learnt from the first visit logged there.
         client.latitude, client.longitude = latitude, longitude
