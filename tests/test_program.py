@@ -58,7 +58,7 @@ async def test_python_m_bot_migrates_starts_and_answers(fake, tmp_path):
         assert "Добро пожаловать, Olga" in welcome.params["text"]
         assert admin.reply_keyboard == [
             ["📝 Записать контакт", "👤 Клиенты", "✅ Задачи"],
-            ["👥 Команда", "🛠 Админ"],
+            ["💼 Сделки", "👥 Команда", "🛠 Админ"],
             ["⚙️ Настройки", "❓ Помощь"],
         ]
     finally:

@@ -82,7 +82,7 @@ def _number(text: str, *, scaled: bool) -> Decimal | None:
         mark = "." if dots else ","
         whole, fraction = digits.split(mark)
         # "1,500" or "1.500" alone is a thousands group; with "млн" after it, a fraction.
-        if len(fraction) == 3 and not scaled and whole:
+        if len(fraction) == 3 and not scaled and whole and not whole.startswith("0"):
             digits = whole + fraction
         else:
             digits = f"{whole or '0'}.{fraction}"
