@@ -67,6 +67,25 @@ class Settings(BaseSettings):
         description="a deal amount (default currency) from which the owner's head is told",
     )
 
+    sla_critical_hours: float = Field(
+        default=4, gt=0, le=8760, description="hours to resolve a critical complaint"
+    )
+    sla_high_hours: float = Field(
+        default=24, gt=0, le=8760, description="hours to resolve a high-severity complaint"
+    )
+    sla_medium_hours: float = Field(
+        default=72, gt=0, le=8760, description="hours to resolve a medium-severity complaint"
+    )
+    sla_low_hours: float = Field(
+        default=168, gt=0, le=8760, description="hours to resolve a low-severity complaint"
+    )
+    complaint_auto_assign: bool = Field(
+        default=False, description="true to assign new complaints round-robin in service"
+    )
+    complaint_reopen_days: int = Field(
+        default=14, ge=0, le=365, description="days a resolved complaint can be reopened"
+    )
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:

@@ -14,13 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.keyboards.callbacks import DealAction, DealCb
 from bot.keyboards.tasks import reminder_buttons
 from bot.services import agenda as agenda_service
-from bot.services import deals, outbox, tasks
-from bot.services.money import format_money, to_minor
+from bot.services import outbox, tasks
 from bot.services.parsing import format_when
-from db.models import Deal, EventKind, Task, User
+from db.models import Task, User
 
 log = logging.getLogger(__name__)
 
@@ -114,65 +112,5 @@ async def send_agendas(
                         session, user, f"agenda:{user.id}:{day}", text, protect=True, not_before=now
                     )
                 user.agenda_checked_on = day
-        await session.commit()
-    return queued
-
-
-def big_deal_text(kind: EventKind, deal: Deal, locale: str) -> str:
-    title = {
-        EventKind.DEAL_CREATED: _("💼 <b>A big deal is opened</b>"),
-        EventKind.DEAL_WON: _("🏆 <b>A big deal is won</b>"),
-        EventKind.DEAL_LOST: _("✖ <b>A big deal is lost</b>"),
-    }[kind]
-    lines = [
-        title,
-        f"{escape(deal.title)} · {format_money(deal.amount_minor, deal.currency, locale)}",
-        _("Client: {client}").format(client=escape(deal.client.name)),
-        _("Manager: {name}").format(name=escape(deal.owner.full_name)),
-    ]
-    if kind is EventKind.DEAL_LOST and deal.lost_reason is not None:
-        lines.append(_("Reason: {reason}").format(reason=escape(deal.lost_reason.name)))
-    return "\n".join(lines)
-
-
-async def notify_events(
-    session_factory: async_sessionmaker[AsyncSession],
-    i18n: I18n,
-    clock: Clock,
-    settings: Settings,
-) -> int:
-    """Tells the owner's head about big deals opened, won and lost. Each event is handled
-    once: it is marked in the same transaction as its messages are queued."""
-    now = clock.now()
-    threshold = to_minor(settings.big_deal_amount)
-    queued = 0
-    async with session_factory() as session:
-        events = await deals.pending_events(session)
-        with i18n.context():
-            for event in events:
-                event.notified_at = now
-                deal = await session.get(Deal, event.deal_id) if event.deal_id else None
-                if deal is None or deal.currency != settings.default_currency:
-                    continue
-                if deal.amount_minor < threshold:
-                    continue
-                for head in await deals.heads_of(session, deal.owner):
-                    if head.id == event.actor_id:
-                        continue  # the head did it themself
-                    with i18n.use_locale(head.locale):
-                        text = big_deal_text(event.kind, deal, head.locale)
-                        button = {
-                            "text": _("💼 Open the deal"),
-                            "callback_data": DealCb(action=DealAction.OPEN, deal_id=deal.id).pack(),
-                        }
-                    queued += await outbox.enqueue(
-                        session,
-                        head,
-                        f"event:{event.id}:{head.id}",
-                        text,
-                        buttons=[[button]],
-                        protect=True,
-                        not_before=now,
-                    )
         await session.commit()
     return queued

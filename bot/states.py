@@ -106,3 +106,25 @@ class PlanForm(StatesGroup):
 
 class StageForm(StatesGroup):
     probability = State()
+
+
+class ComplaintForm(StatesGroup):
+    """New complaint: client, category, severity, product line, description (text or voice,
+    files attached), then Save."""
+
+    client = State()
+    category = State()
+    severity = State()
+    product_line = State()
+    description = State()
+    review = State()
+
+
+class ComplaintStep(StatesGroup):
+    """Text asked by an action on an existing complaint (its id and version in FSM data)."""
+
+    comment = State()
+    resolution = State()
+    reassign_reason = State()
+    reject_reason = State()
+    reopen_reason = State()

@@ -9,6 +9,8 @@ from aiogram.utils.i18n import gettext as _
 from db.models import (
     ClientKind,
     ClientStatus,
+    ComplaintSeverity,
+    ComplaintStatus,
     DealStage,
     DepartmentKind,
     InteractionKind,
@@ -76,7 +78,35 @@ def reference_kind_label(kind: ReferenceKind) -> str:
         ReferenceKind.REGION: _("Regions"),
         ReferenceKind.LEAD_SOURCE: _("Lead sources"),
         ReferenceKind.LOST_REASON: _("Reasons deals are lost"),
+        ReferenceKind.COMPLAINT_CATEGORY: _("Complaint categories"),
     }[kind]
+
+
+def severity_label(severity: ComplaintSeverity) -> str:
+    return {
+        ComplaintSeverity.LOW: _("low"),
+        ComplaintSeverity.MEDIUM: _("medium"),
+        ComplaintSeverity.HIGH: _("high"),
+        ComplaintSeverity.CRITICAL: _("critical"),
+    }[severity]
+
+
+SEVERITY_MARK = {
+    ComplaintSeverity.LOW: "⚪",
+    ComplaintSeverity.MEDIUM: "🟡",
+    ComplaintSeverity.HIGH: "🟠",
+    ComplaintSeverity.CRITICAL: "🔴",
+}
+
+
+def complaint_status_label(status: ComplaintStatus) -> str:
+    return {
+        ComplaintStatus.OPEN: _("open"),
+        ComplaintStatus.IN_PROGRESS: _("in progress"),
+        ComplaintStatus.RESOLVED: _("resolved"),
+        ComplaintStatus.CLOSED: _("closed"),
+        ComplaintStatus.REJECTED: _("rejected"),
+    }[status]
 
 
 def stage_label(stage: DealStage) -> str:

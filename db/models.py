@@ -66,6 +66,7 @@ class ReferenceKind(enum.StrEnum):
     REGION = "region"
     LEAD_SOURCE = "lead_source"
     LOST_REASON = "lost_reason"
+    COMPLAINT_CATEGORY = "complaint_category"
 
 
 class ClientKind(enum.StrEnum):
@@ -124,6 +125,36 @@ class EventKind(enum.StrEnum):
     DEAL_CREATED = "deal_created"
     DEAL_WON = "deal_won"
     DEAL_LOST = "deal_lost"
+    COMPLAINT_OPENED = "complaint_opened"
+    COMPLAINT_ASSIGNED = "complaint_assigned"
+    COMPLAINT_STATUS = "complaint_status"  # any status change but resolving
+    COMPLAINT_RESOLVED = "complaint_resolved"
+    COMPLAINT_SEVERITY = "complaint_severity"
+    COMPLAINT_REASSIGN_ASKED = "complaint_reassign_asked"
+    COMPLAINT_OVERDUE = "complaint_overdue"  # passed its SLA unresolved: escalated, once
+
+
+class ComplaintSeverity(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class ComplaintStatus(enum.StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+
+    @property
+    def is_active(self) -> bool:
+        """Still the service's work: counts for the SLA and the backlog."""
+        return self in (ComplaintStatus.OPEN, ComplaintStatus.IN_PROGRESS)
+
+
+ACTIVE_COMPLAINT = (ComplaintStatus.OPEN, ComplaintStatus.IN_PROGRESS)
 
 
 class OutboxStatus(enum.StrEnum):
@@ -327,8 +358,12 @@ class Attachment(Base):
     __tablename__ = "attachments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    interaction_id: Mapped[int] = mapped_column(
+    # An attachment belongs to a contact logged or to a complaint.
+    interaction_id: Mapped[int | None] = mapped_column(
         ForeignKey("interactions.id", ondelete="CASCADE"), index=True
+    )
+    complaint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("complaints.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[AttachmentKind] = mapped_column(_enum(AttachmentKind))
     file_id: Mapped[str] = mapped_column(String(255))
@@ -358,6 +393,9 @@ class Task(Base):
     )
     deal_id: Mapped[int | None] = mapped_column(
         ForeignKey("deals.id", ondelete="SET NULL"), index=True
+    )
+    complaint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("complaints.id", ondelete="SET NULL"), index=True
     )
     reminded_at: Mapped[datetime | None]  # set when the reminder went to the outbox
     done_at: Mapped[datetime | None]
@@ -478,6 +516,76 @@ class Event(Base):
     kind: Mapped[EventKind] = mapped_column(_enum(EventKind))
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
     deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
+    complaint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("complaints.id", ondelete="CASCADE")
+    )
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     notified_at: Mapped[datetime | None]  # the notifications job has handled it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Complaint(Base):
+    """A client's complaint, from logging to resolution. `version` grows with every change:
+    changes are compare-and-set on it, so a double tap changes a complaint once."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (
+        Index("ix_complaints_status_sla", "status", "sla_due_at"),
+        Index("ix_complaints_department_status", "department_id", "status"),
+        Index("ix_complaints_assignee_status", "assignee_id", "status"),
+        Index("ix_complaints_client_status", "client_id", "status"),
+        Index("ix_complaints_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("reference_items.id"))
+    product_line_id: Mapped[int | None] = mapped_column(ForeignKey("reference_items.id"))
+    severity: Mapped[ComplaintSeverity] = mapped_column(_enum(ComplaintSeverity))
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[ComplaintStatus] = mapped_column(
+        _enum(ComplaintStatus), default=ComplaintStatus.OPEN
+    )
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The service department whose queue it is in, and the person working on it.
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sla_due_at: Mapped[datetime]
+    escalated_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    client: Mapped[Client] = relationship(lazy="joined")
+    category: Mapped[ReferenceItem | None] = relationship(foreign_keys=[category_id], lazy="joined")
+    product_line: Mapped[ReferenceItem | None] = relationship(
+        foreign_keys=[product_line_id], lazy="joined"
+    )
+    reporter: Mapped[User] = relationship(foreign_keys=[reporter_id], lazy="joined")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+    attachments: Mapped[list[Attachment]] = relationship(
+        lazy="selectin", order_by="Attachment.id", cascade="all, delete-orphan"
+    )
+
+
+class ComplaintChange(Base):
+    """Every step of a complaint with who, when and a comment: status changes, assignment,
+    severity, comments. The first row is its opening."""
+
+    __tablename__ = "complaint_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(
+        ForeignKey("complaints.id", ondelete="CASCADE"), index=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(32))  # see services/complaints.py ChangeKind
+    from_status: Mapped[ComplaintStatus | None] = mapped_column(_enum(ComplaintStatus))
+    to_status: Mapped[ComplaintStatus | None] = mapped_column(_enum(ComplaintStatus))
+    value: Mapped[str | None] = mapped_column(String(64))  # a new severity, an assignee's id
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    actor: Mapped[User | None] = relationship(lazy="joined")

@@ -18,8 +18,8 @@ async def test_language_switch_changes_every_text_and_the_menu(fake, bot, db):
     assert "Готово: теперь я говорю по-русски." in reply.text
     assert admin.reply_keyboard == [
         ["📝 Записать контакт", "👤 Клиенты", "✅ Задачи"],
-        ["💼 Сделки", "👥 Команда", "🛠 Админ"],
-        ["⚙️ Настройки", "❓ Помощь"],
+        ["💼 Сделки", "⚠️ Жалобы", "👥 Команда"],
+        ["🛠 Админ", "⚙️ Настройки", "❓ Помощь"],
     ]
     assert (await user_row(db, admin.id)).locale == "ru"
     reply = await admin.tap("❓ Помощь")

@@ -92,6 +92,8 @@ class ClientAction(StrEnum):
     SET_OWNER = "so"
     LOG = "l"
     REMIND = "rm"
+    DEALS = "d"
+    NEW_DEAL = "nd"
 
 
 class ClientCb(CallbackData, prefix="cl"):
@@ -230,3 +232,28 @@ class StageCb(CallbackData, prefix="stg"):
     """Admin: the deal stages' default probabilities; empty stage lists them."""
 
     stage: str = ""
+
+
+class ComplaintAction(StrEnum):
+    OPEN = "o"
+    TAKE = "t"
+    ASSIGN = "a"  # value: empty lists the service people, else a user id
+    COMMENT = "c"
+    RESOLVE = "r"
+    ASK_REASSIGN = "ar"
+    SEVERITY = "sv"  # value: empty lists severities, else a severity
+    CLOSE = "cl"
+    REJECT = "rj"
+    REOPEN = "ro"
+    HISTORY = "h"
+    FILES = "f"
+    LIST = "l"  # value: a view (services/complaints.py View); page
+    NEW = "n"  # a new complaint (client picked in the flow)
+
+
+class ComplaintCb(CallbackData, prefix="cp"):
+    action: ComplaintAction
+    complaint_id: int = 0
+    version: int = 0
+    value: str = ""
+    page: int = 0

@@ -13,6 +13,7 @@ LOG_CONTACT = __("📝 Log contact")
 CLIENTS = __("👤 Clients")
 TASKS = __("✅ Tasks")
 DEALS = __("💼 Deals")
+COMPLAINTS = __("⚠️ Complaints")
 TEAM = __("👥 Team")
 ADMIN = __("🛠 Admin")
 SETTINGS = __("⚙️ Settings")
@@ -25,6 +26,7 @@ def main_menu(user: User) -> ReplyKeyboardMarkup:
     builder.button(text=str(CLIENTS))
     builder.button(text=str(TASKS))
     builder.button(text=str(DEALS))
+    builder.button(text=str(COMPLAINTS))
     if user.role in (Role.HEAD, Role.ADMIN):
         builder.button(text=str(TEAM))
     if user.role is Role.ADMIN:

@@ -1,0 +1,277 @@
+"""Events → messages. Services record an Event in the same transaction as a change; this job
+decides who is told and queues each message in the outbox in the recipient's language. An
+event is marked handled in the transaction that queues its messages, so it is told once.
+Whoever caused an event is never told about it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from html import escape
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.keyboards.callbacks import ComplaintAction, ComplaintCb, DealAction, DealCb
+from bot.services import complaints, deals, outbox
+from bot.services.money import format_money, to_minor
+from bot.services.parsing import format_when
+from bot.texts import SEVERITY_MARK, complaint_status_label, severity_label
+from db.models import (
+    Complaint,
+    ComplaintChange,
+    ComplaintSeverity,
+    Deal,
+    Event,
+    EventKind,
+    User,
+)
+
+SNIPPET = 600  # a description quoted in a notification, so the message stays short
+
+DEAL_EVENTS = (EventKind.DEAL_CREATED, EventKind.DEAL_WON, EventKind.DEAL_LOST)
+
+
+def _short(text: str, limit: int = SNIPPET) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# Deals
+
+
+def big_deal_text(kind: EventKind, deal: Deal, locale: str) -> str:
+    title = {
+        EventKind.DEAL_CREATED: _("💼 <b>A big deal is opened</b>"),
+        EventKind.DEAL_WON: _("🏆 <b>A big deal is won</b>"),
+        EventKind.DEAL_LOST: _("✖ <b>A big deal is lost</b>"),
+    }[kind]
+    lines = [
+        title,
+        f"{escape(deal.title)} · {format_money(deal.amount_minor, deal.currency, locale)}",
+        _("Client: {client}").format(client=escape(deal.client.name)),
+        _("Manager: {name}").format(name=escape(deal.owner.full_name)),
+    ]
+    if kind is EventKind.DEAL_LOST and deal.lost_reason is not None:
+        lines.append(_("Reason: {reason}").format(reason=escape(deal.lost_reason.name)))
+    return "\n".join(lines)
+
+
+async def _big_deal(session: AsyncSession, event: Event, settings: Settings) -> Deal | None:
+    """The event's deal when it is big: in the default currency, from BIG_DEAL_AMOUNT."""
+    deal = await session.get(Deal, event.deal_id) if event.deal_id else None
+    if deal is None or deal.currency != settings.default_currency:
+        return None
+    return deal if deal.amount_minor >= to_minor(settings.big_deal_amount) else None
+
+
+# Complaints
+
+
+def complaint_head(complaint: Complaint, user: User) -> list[str]:
+    """The lines every complaint message starts with: number, severity, client, category."""
+    mark = SEVERITY_MARK[complaint.severity]
+    lines = [
+        _("{mark} Complaint #{number} · {severity}").format(
+            mark=mark, number=complaint.id, severity=severity_label(complaint.severity)
+        ),
+        _("Client: {client}").format(client=escape(complaint.client.name)),
+    ]
+    if complaint.category is not None:
+        lines.append(_("Category: {name}").format(name=escape(complaint.category.name)))
+    return lines
+
+
+def complaint_text(
+    kind: EventKind, complaint: Complaint, user: User, change: ComplaintChange | None
+) -> str:
+    zone = ZoneInfo(user.timezone)
+    due = format_when(complaint.sla_due_at, zone, user.locale)
+    comment = escape(_short(change.comment)) if change and change.comment else ""
+    if kind is EventKind.COMPLAINT_OPENED:
+        title = _("⚠️ <b>New complaint</b>")
+        body = [
+            escape(_short(complaint.description)),
+            _("Reported by {name}; to be resolved by {when}.").format(
+                name=escape(complaint.reporter.full_name), when=due
+            ),
+        ]
+    elif kind is EventKind.COMPLAINT_ASSIGNED:
+        assignee = complaint.assignee.full_name if complaint.assignee else "—"
+        if complaint.assignee_id == user.id:
+            title = _("📥 <b>A complaint is assigned to you</b>")
+        else:
+            title = _("📥 <b>Complaint assigned to {name}</b>").format(name=escape(assignee))
+        body = [
+            escape(_short(complaint.description)),
+            _("To be resolved by {when}.").format(when=due),
+        ]
+    elif kind is EventKind.COMPLAINT_RESOLVED:
+        title = _("✅ <b>Complaint resolved</b>")
+        body = [_("Resolution: {text}").format(text=escape(_short(complaint.resolution or "")))]
+    elif kind is EventKind.COMPLAINT_SEVERITY:
+        title = _("Severity changed to {severity}").format(
+            severity=severity_label(complaint.severity)
+        )
+        body = [_("To be resolved by {when}.").format(when=due)]
+    elif kind is EventKind.COMPLAINT_REASSIGN_ASKED:
+        actor = change.actor.full_name if change and change.actor else "—"
+        title = _("🔁 <b>{name} asks to reassign a complaint</b>").format(name=escape(actor))
+        body = [comment] if comment else []
+    elif kind is EventKind.COMPLAINT_OVERDUE:
+        title = _("⏰ <b>Complaint overdue</b>: it was to be resolved by {when}.").format(when=due)
+        assignee = complaint.assignee.full_name if complaint.assignee else _("nobody yet")
+        body = [
+            escape(_short(complaint.description)),
+            _("Status: {status} · assignee: {name}").format(
+                status=complaint_status_label(complaint.status), name=escape(assignee)
+            ),
+        ]
+    else:  # COMPLAINT_STATUS
+        title = _("Complaint status: <b>{status}</b>").format(
+            status=complaint_status_label(complaint.status)
+        )
+        body = [comment] if comment else []
+    return "\n".join([title, *complaint_head(complaint, user), *body])
+
+
+async def _complaint_recipients(
+    session: AsyncSession, event: Event, complaint: Complaint
+) -> list[User]:
+    owner = complaint.client.owner
+    heads = list(await complaints.queue_heads(session, complaint.department_id))
+    kind = event.kind
+    if kind is EventKind.COMPLAINT_OPENED:
+        # The service head and admins act on it; sales must never visit an angry client unaware.
+        return [*heads, *await complaints.admins(session), owner]
+    if kind is EventKind.COMPLAINT_ASSIGNED:
+        return [u for u in (complaint.assignee, owner) if u is not None]
+    if kind is EventKind.COMPLAINT_RESOLVED:
+        return [owner, complaint.reporter]
+    if kind is EventKind.COMPLAINT_REASSIGN_ASKED:
+        return heads or list(await complaints.admins(session))
+    if kind is EventKind.COMPLAINT_OVERDUE:
+        people = [*heads]
+        if complaint.severity is ComplaintSeverity.CRITICAL or not heads:
+            people += await complaints.admins(session)
+        if complaint.assignee is not None:
+            people.append(complaint.assignee)
+        return people
+    # A status or severity change: the owner always; the assignee when it came back to them.
+    people = [owner]
+    if complaint.assignee is not None and complaint.status.is_active:
+        people.append(complaint.assignee)
+    return people
+
+
+async def _latest_change(session: AsyncSession, event: Event) -> ComplaintChange | None:
+    """The history row written with the event (for its comment and actor)."""
+    return await session.scalar(
+        select(ComplaintChange)
+        .where(
+            ComplaintChange.complaint_id == event.complaint_id,
+            ComplaintChange.created_at <= event.created_at,
+        )
+        .order_by(ComplaintChange.created_at.desc(), ComplaintChange.id.desc())
+        .limit(1)
+    )
+
+
+def complaint_buttons(complaint: Complaint) -> list[list[dict[str, str]]]:
+    return [
+        [
+            {
+                "text": _("⚠️ Open the complaint"),
+                "callback_data": ComplaintCb(
+                    action=ComplaintAction.OPEN, complaint_id=complaint.id
+                ).pack(),
+            }
+        ]
+    ]
+
+
+def _unique(people: Iterable[User], actor_id: int | None) -> list[User]:
+    seen: dict[int, User] = {}
+    for person in people:
+        if person.id != actor_id and person.id not in seen:
+            seen[person.id] = person
+    return list(seen.values())
+
+
+async def notify_events(
+    session_factory: async_sessionmaker[AsyncSession],
+    i18n: I18n,
+    clock: Clock,
+    settings: Settings,
+) -> int:
+    now = clock.now()
+    queued = 0
+    async with session_factory() as session:
+        events = await deals.pending_events(session)
+        with i18n.context():
+            for event in events:
+                event.notified_at = now
+                queued += await _notify(session, i18n, event, settings, now)
+        await session.commit()
+    return queued
+
+
+async def _notify(
+    session: AsyncSession, i18n: I18n, event: Event, settings: Settings, now: datetime
+) -> int:
+    queued = 0
+    if event.kind in DEAL_EVENTS:
+        deal = await _big_deal(session, event, settings)
+        if deal is None:
+            return 0
+        # A big deal opened, won or lost is told to the owner's head.
+        for head in _unique(await deals.heads_of(session, deal.owner), event.actor_id):
+            with i18n.use_locale(head.locale):
+                text = big_deal_text(event.kind, deal, head.locale)
+                button = {
+                    "text": _("💼 Open the deal"),
+                    "callback_data": DealCb(action=DealAction.OPEN, deal_id=deal.id).pack(),
+                }
+            queued += await outbox.enqueue(
+                session,
+                head,
+                f"event:{event.id}:{head.id}",
+                text,
+                buttons=[[button]],
+                protect=True,
+                not_before=now,
+            )
+        return queued
+    complaint = await session.get(Complaint, event.complaint_id) if event.complaint_id else None
+    if complaint is None:
+        return 0
+    change = await _latest_change(session, event)
+    people = _unique(await _complaint_recipients(session, event, complaint), event.actor_id)
+    for person in people:
+        with i18n.use_locale(person.locale):
+            text = complaint_text(event.kind, complaint, person, change)
+            buttons = complaint_buttons(complaint)
+        queued += await outbox.enqueue(
+            session,
+            person,
+            f"event:{event.id}:{person.id}",
+            text,
+            buttons=buttons,
+            protect=True,
+            not_before=now,
+        )
+    return queued
+
+
+async def escalate_complaints(
+    session_factory: async_sessionmaker[AsyncSession], clock: Clock
+) -> int:
+    """Complaints past their SLA become overdue events (told by notify_events right after)."""
+    async with session_factory() as session:
+        count = await complaints.escalate_overdue(session, clock.now())
+        await session.commit()
+    return count

@@ -1,0 +1,871 @@
+"""Complaints: from a client's complaint to its resolution, with sales and service coordinated.
+
+A new complaint goes to the service department's queue with an SLA due time from its
+severity. Who sees a complaint: admins all; whoever may see its client (the owner manager,
+their head); the service department whose queue it is in; its assignee and its reporter.
+Every change is a compare-and-set on `Complaint.version` and writes one history row and one
+event; bot/notifications.py turns events into messages, so a double tap notifies once too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.services import catalog, parsing
+from bot.services.access import visible_clients
+from bot.services.clients import get_client
+from bot.services.contact_log import ATTACHMENTS_MAX, AttachmentDraft
+from bot.services.errors import N_, DomainError, InvalidInput, NotFound
+from db.models import (
+    ACTIVE_COMPLAINT,
+    Attachment,
+    Client,
+    Complaint,
+    ComplaintChange,
+    ComplaintSeverity,
+    ComplaintStatus,
+    Department,
+    DepartmentKind,
+    Event,
+    EventKind,
+    ReferenceItem,
+    ReferenceKind,
+    Role,
+    User,
+)
+from db.types import utcnow
+
+DESCRIPTION_MAX = 3000
+COMMENT_MAX = 1000
+PAGE_SIZE = 8
+HISTORY_MAX = 40
+
+# Offered when the admin has not made the list yet; named in the first asker's language.
+DEFAULT_CATEGORIES = (N_("Quality"), N_("Delivery"), N_("Service"), N_("Billing"), N_("Other"))
+
+
+class ChangeKind(StrEnum):
+    OPENED = "opened"
+    STATUS = "status"
+    ASSIGNED = "assigned"
+    SEVERITY = "severity"
+    COMMENT = "comment"
+    REASSIGN_ASKED = "reassign_asked"
+    ESCALATED = "escalated"
+
+
+class ComplaintChanged(DomainError):
+    message = N_("This complaint has just changed. Here is how it stands now.")
+
+
+class NotAllowedNow(DomainError):
+    message = N_("That can't be done with this complaint now.")
+
+
+def sla_policy(settings: Settings) -> dict[ComplaintSeverity, timedelta]:
+    return {
+        ComplaintSeverity.CRITICAL: timedelta(hours=settings.sla_critical_hours),
+        ComplaintSeverity.HIGH: timedelta(hours=settings.sla_high_hours),
+        ComplaintSeverity.MEDIUM: timedelta(hours=settings.sla_medium_hours),
+        ComplaintSeverity.LOW: timedelta(hours=settings.sla_low_hours),
+    }
+
+
+def severity_from(value: str) -> ComplaintSeverity:
+    try:
+        return ComplaintSeverity(value)
+    except ValueError:
+        raise InvalidInput() from None
+
+
+def clean_description(raw: str | None) -> str:
+    return parsing.clean_text(raw, limit=DESCRIPTION_MAX)
+
+
+def clean_comment(raw: str | None) -> str:
+    return parsing.clean_text(raw, limit=COMMENT_MAX)
+
+
+def is_overdue(complaint: Complaint, now: datetime) -> bool:
+    return complaint.status.is_active and complaint.sla_due_at <= now
+
+
+# Access
+
+
+def visible_complaints(actor: User) -> ColumnElement[bool]:
+    if not actor.is_active:
+        return false()
+    if actor.role is Role.ADMIN:
+        return true()
+    seen_clients = select(Client.id).where(visible_clients(actor)).scalar_subquery()
+    conditions = [
+        Complaint.client_id.in_(seen_clients),
+        Complaint.assignee_id == actor.id,
+        Complaint.reporter_id == actor.id,
+    ]
+    if actor.department_id is not None:
+        conditions.append(Complaint.department_id == actor.department_id)
+    return or_(*conditions)
+
+
+def runs_queue(actor: User, complaint: Complaint) -> bool:
+    """Assigns, changes severity, closes and rejects: admins and the queue's head."""
+    if actor.role is Role.ADMIN:
+        return True
+    return (
+        actor.role is Role.HEAD
+        and complaint.department_id is not None
+        and actor.department_id == complaint.department_id
+    )
+
+
+def works_on(actor: User, complaint: Complaint) -> bool:
+    """Takes and resolves: the assignee; before assignment, anyone in the queue's department."""
+    if complaint.assignee_id is not None:
+        return complaint.assignee_id == actor.id or runs_queue(actor, complaint)
+    return actor.department_id == complaint.department_id or runs_queue(actor, complaint)
+
+
+async def may_reopen(session: AsyncSession, actor: User, complaint: Complaint) -> bool:
+    """The client's owner manager, a head who sees the client or runs the queue, admins."""
+    if runs_queue(actor, complaint) or actor.id == complaint.client.owner_id:
+        return True
+    if actor.role is Role.HEAD:
+        seen = await session.scalar(
+            select(func.count())
+            .select_from(Client)
+            .where(Client.id == complaint.client_id, visible_clients(actor))
+        )
+        return bool(seen)
+    return False
+
+
+async def get_complaint(session: AsyncSession, actor: User, complaint_id: int) -> Complaint:
+    complaint = await session.scalar(
+        select(Complaint).where(Complaint.id == complaint_id, visible_complaints(actor))
+    )
+    if complaint is None:
+        raise NotFound()
+    return complaint
+
+
+# Reference data
+
+
+async def categories(session: AsyncSession, names_if_empty: Sequence[str]) -> list[ReferenceItem]:
+    """The categories to pick from. A fresh company gets the default five (names translated by
+    the caller), which the admin can rename or archive like any list."""
+    items = list(await catalog.pickable_items(session, ReferenceKind.COMPLAINT_CATEGORY))
+    if items:
+        return items
+    ever = await session.scalar(
+        select(func.count())
+        .select_from(ReferenceItem)
+        .where(ReferenceItem.kind == ReferenceKind.COMPLAINT_CATEGORY)
+    )
+    if ever:
+        return []  # the admin archived them all
+    for name in names_if_empty:
+        session.add(ReferenceItem(kind=ReferenceKind.COMPLAINT_CATEGORY, name=name))
+    await session.commit()
+    return list(await catalog.pickable_items(session, ReferenceKind.COMPLAINT_CATEGORY))
+
+
+async def service_department(session: AsyncSession) -> Department | None:
+    """The queue new complaints go to: the first active service department."""
+    return await session.scalar(
+        select(Department)
+        .where(Department.kind == DepartmentKind.SERVICE, Department.archived.is_(False))
+        .order_by(Department.id)
+        .limit(1)
+    )
+
+
+async def service_people(session: AsyncSession, department_id: int) -> Sequence[User]:
+    rows = await session.scalars(
+        select(User)
+        .where(User.department_id == department_id, User.is_active.is_(True))
+        .order_by(User.full_name, User.id)
+    )
+    return rows.all()
+
+
+async def queue_heads(session: AsyncSession, department_id: int | None) -> Sequence[User]:
+    if department_id is None:
+        return []
+    rows = await session.scalars(
+        select(User).where(
+            User.department_id == department_id,
+            User.role == Role.HEAD,
+            User.is_active.is_(True),
+        )
+    )
+    return rows.all()
+
+
+async def admins(session: AsyncSession) -> Sequence[User]:
+    rows = await session.scalars(
+        select(User).where(User.role == Role.ADMIN, User.is_active.is_(True))
+    )
+    return rows.all()
+
+
+async def _next_in_turn(session: AsyncSession, department_id: int) -> User | None:
+    """Round-robin: the service person after whoever got the last assigned complaint."""
+    people = [p for p in await service_people(session, department_id) if p.role is Role.MANAGER]
+    if not people:
+        people = list(await service_people(session, department_id))
+    if not people:
+        return None
+    last = await session.scalar(
+        select(Complaint.assignee_id)
+        .where(Complaint.department_id == department_id, Complaint.assignee_id.is_not(None))
+        .order_by(Complaint.id.desc())
+        .limit(1)
+    )
+    ordered = sorted(people, key=lambda p: p.id)
+    following = [p for p in ordered if last is not None and p.id > last]
+    return following[0] if following else ordered[0]
+
+
+# Opening
+
+
+@dataclass(frozen=True)
+class ComplaintDraft:
+    client_id: int
+    severity: ComplaintSeverity
+    description: str
+    category_id: int | None = None
+    product_line_id: int | None = None
+    attachments: Sequence[AttachmentDraft] = ()
+
+
+def _record(
+    session: AsyncSession,
+    complaint: Complaint,
+    actor: User | None,
+    kind: ChangeKind,
+    *,
+    event: EventKind | None,
+    from_status: ComplaintStatus | None = None,
+    to_status: ComplaintStatus | None = None,
+    value: str | None = None,
+    comment: str | None = None,
+    now: datetime,
+) -> None:
+    session.add(
+        ComplaintChange(
+            complaint_id=complaint.id,
+            actor_id=actor.id if actor else None,
+            kind=kind.value,
+            from_status=from_status,
+            to_status=to_status,
+            value=value,
+            comment=comment,
+            created_at=now,
+        )
+    )
+    if event is not None:
+        session.add(
+            Event(
+                kind=event,
+                client_id=complaint.client_id,
+                complaint_id=complaint.id,
+                actor_id=actor.id if actor else None,
+                created_at=now,
+            )
+        )
+
+
+async def open_complaint(
+    session: AsyncSession,
+    actor: User,
+    draft: ComplaintDraft,
+    settings: Settings,
+) -> Complaint:
+    client = await get_client(session, actor, draft.client_id)
+    if draft.category_id is not None:
+        await catalog.pickable_item(session, ReferenceKind.COMPLAINT_CATEGORY, draft.category_id)
+    if draft.product_line_id is not None:
+        await catalog.pickable_item(session, ReferenceKind.PRODUCT_LINE, draft.product_line_id)
+    if len(draft.attachments) > ATTACHMENTS_MAX:
+        raise InvalidInput(N_("At most {limit} files per record."), limit=ATTACHMENTS_MAX)
+    now = utcnow()
+    department = await service_department(session)
+    complaint = Complaint(
+        client_id=client.id,
+        category_id=draft.category_id,
+        product_line_id=draft.product_line_id,
+        severity=draft.severity,
+        description=clean_description(draft.description),
+        status=ComplaintStatus.OPEN,
+        reporter_id=actor.id,
+        department_id=department.id if department else None,
+        sla_due_at=now + sla_policy(settings)[draft.severity],
+        created_at=now,
+        attachments=[
+            Attachment(kind=a.kind, file_id=a.file_id, file_name=a.file_name)
+            for a in draft.attachments
+        ],
+    )
+    session.add(complaint)
+    await session.flush()
+    _record(
+        session,
+        complaint,
+        actor,
+        ChangeKind.OPENED,
+        event=EventKind.COMPLAINT_OPENED,
+        to_status=ComplaintStatus.OPEN,
+        now=now,
+    )
+    if settings.complaint_auto_assign and department is not None:
+        assignee = await _next_in_turn(session, department.id)
+        if assignee is not None:
+            complaint.assignee_id = assignee.id
+            _record(
+                session,
+                complaint,
+                None,
+                ChangeKind.ASSIGNED,
+                event=EventKind.COMPLAINT_ASSIGNED,
+                value=str(assignee.id),
+                now=now,
+            )
+    await session.commit()
+    return await get_complaint(session, actor, complaint.id)
+
+
+# Changing: one compare-and-set per change
+
+
+async def _apply(
+    session: AsyncSession,
+    actor: User,
+    complaint: Complaint,
+    expected_version: int,
+    values: Mapping[str, Any],
+    kind: ChangeKind,
+    *,
+    event: EventKind | None,
+    value: str | None = None,
+    comment: str | None = None,
+) -> Complaint:
+    if complaint.version != expected_version:
+        raise ComplaintChanged()
+    now = utcnow()
+    result = await session.execute(
+        update(Complaint)
+        .where(Complaint.id == complaint.id, Complaint.version == expected_version)
+        .values(version=Complaint.version + 1, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # someone else's change committed first
+        await session.rollback()
+        raise ComplaintChanged()
+    new_status = values.get("status")
+    _record(
+        session,
+        complaint,
+        actor,
+        kind,
+        event=event,
+        from_status=complaint.status if new_status else None,
+        to_status=new_status,
+        value=value,
+        comment=comment,
+        now=now,
+    )
+    await session.commit()
+    session.expire(complaint)
+    return await get_complaint(session, actor, complaint.id)
+
+
+async def take(session: AsyncSession, actor: User, complaint_id: int, version: int) -> Complaint:
+    complaint = await get_complaint(session, actor, complaint_id)
+    if complaint.status is not ComplaintStatus.OPEN or not works_on(actor, complaint):
+        raise NotAllowedNow()
+    values: dict[str, Any] = {"status": ComplaintStatus.IN_PROGRESS}
+    if complaint.assignee_id is None:
+        values["assignee_id"] = actor.id
+    return await _apply(
+        session,
+        actor,
+        complaint,
+        version,
+        values,
+        ChangeKind.STATUS,
+        event=EventKind.COMPLAINT_STATUS,
+    )
+
+
+async def assign(
+    session: AsyncSession, actor: User, complaint_id: int, version: int, assignee_id: int
+) -> Complaint:
+    complaint = await get_complaint(session, actor, complaint_id)
+    if not runs_queue(actor, complaint) or not complaint.status.is_active:
+        raise NotAllowedNow()
+    people = await service_people(session, complaint.department_id or 0)
+    if assignee_id not in {p.id for p in people}:
+        raise NotFound()
+    if assignee_id == complaint.assignee_id:
+        raise ComplaintChanged()
+    return await _apply(
+        session,
+        actor,
+        complaint,
+        version,
+        {"assignee_id": assignee_id},
+        ChangeKind.ASSIGNED,
+        event=EventKind.COMPLAINT_ASSIGNED,
+        value=str(assignee_id),
+    )
+
+
+async def add_comment(
+    session: AsyncSession, actor: User, complaint_id: int, text: str
+) -> ComplaintChange:
+    complaint = await get_complaint(session, actor, complaint_id)
+    change = ComplaintChange(
+        complaint_id=complaint.id,
+        actor_id=actor.id,
+        kind=ChangeKind.COMMENT.value,
+        comment=clean_comment(text),
+        created_at=utcnow(),
+    )
+    session.add(change)
+    await session.commit()
+    return change
+
+
+async def resolve(
+    session: AsyncSession, actor: User, complaint_id: int, version: int, resolution: str
+) -> Complaint:
+    complaint = await get_complaint(session, actor, complaint_id)
+    if not complaint.status.is_active or not works_on(actor, complaint):
+        raise NotAllowedNow()
+    text = clean_comment(resolution)
+    values: dict[str, Any] = {
+        "status": ComplaintStatus.RESOLVED,
+        "resolution": text,
+        "resolved_at": utcnow(),
+    }
+    if complaint.assignee_id is None:
+        values["assignee_id"] = actor.id
+    return await _apply(
+        session,
+        actor,
+        complaint,
+        version,
+        values,
+        ChangeKind.STATUS,
+        event=EventKind.COMPLAINT_RESOLVED,
+        comment=text,
+    )
+
+
+async def ask_reassign(
+    session: AsyncSession, actor: User, complaint_id: int, version: int, reason: str | None
+) -> Complaint:
+    complaint = await get_complaint(session, actor, complaint_id)
+    if complaint.assignee_id != actor.id or not complaint.status.is_active:
+        raise NotAllowedNow()
+    return await _apply(
+        session,
+        actor,
+        complaint,
+        version,
+        {},
+        ChangeKind.REASSIGN_ASKED,
+        event=EventKind.COMPLAINT_REASSIGN_ASKED,
+        comment=clean_comment(reason) if reason else None,
+    )
+
+
+async def set_severity(
+    session: AsyncSession,
+    actor: User,
+    complaint_id: int,
+    version: int,
+    severity: ComplaintSeverity,
+    settings: Settings,
+) -> Complaint:
+    """The SLA is counted again from the complaint's opening with the new severity."""
+    complaint = await get_complaint(session, actor, complaint_id)
+    if not runs_queue(actor, complaint) or not complaint.status.is_active:
+        raise NotAllowedNow()
+    if severity is complaint.severity:
+        raise ComplaintChanged()
+    due = complaint.created_at + sla_policy(settings)[severity]
+    return await _apply(
+        session,
+        actor,
+        complaint,
+        version,
+        {"severity": severity, "sla_due_at": due},
+        ChangeKind.SEVERITY,
+        event=EventKind.COMPLAINT_SEVERITY,
+        value=severity.value,
+    )
+
+
+async def close(session: AsyncSession, actor: User, complaint_id: int, version: int) -> Complaint:
+    complaint = await get_complaint(session, actor, complaint_id)
+    if complaint.status is not ComplaintStatus.RESOLVED or not runs_queue(actor, complaint):
+        raise NotAllowedNow()
+    return await _apply(
+        session,
+        actor,
+        complaint,
+        version,
+        {"status": ComplaintStatus.CLOSED, "closed_at": utcnow()},
+        ChangeKind.STATUS,
+        event=EventKind.COMPLAINT_STATUS,
+    )
+
+
+async def reject(
+    session: AsyncSession, actor: User, complaint_id: int, version: int, reason: str
+) -> Complaint:
+    complaint = await get_complaint(session, actor, complaint_id)
+    if not complaint.status.is_active or not runs_queue(actor, complaint):
+        raise NotAllowedNow()
+    text = clean_comment(reason)
+    return await _apply(
+        session,
+        actor,
+        complaint,
+        version,
+        {"status": ComplaintStatus.REJECTED, "closed_at": utcnow()},
+        ChangeKind.STATUS,
+        event=EventKind.COMPLAINT_STATUS,
+        comment=text,
+    )
+
+
+async def reopen(
+    session: AsyncSession,
+    actor: User,
+    complaint_id: int,
+    version: int,
+    reason: str,
+    settings: Settings,
+) -> Complaint:
+    """Within COMPLAINT_REOPEN_DAYS of its resolution, when the client is still unhappy; it
+    goes back to its assignee (or the queue) with a fresh SLA. It escalates at most once."""
+    complaint = await get_complaint(session, actor, complaint_id)
+    if complaint.status not in (ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED):
+        raise NotAllowedNow()
+    if not await may_reopen(session, actor, complaint):
+        raise NotAllowedNow()
+    now = utcnow()
+    resolved_at = complaint.resolved_at or complaint.created_at
+    if now - resolved_at > timedelta(days=settings.complaint_reopen_days):
+        raise DomainError(
+            N_("It was resolved more than {days} days ago: log a new complaint instead."),
+            days=settings.complaint_reopen_days,
+        )
+    status = ComplaintStatus.IN_PROGRESS if complaint.assignee_id else ComplaintStatus.OPEN
+    return await _apply(
+        session,
+        actor,
+        complaint,
+        version,
+        {
+            "status": status,
+            "resolved_at": None,
+            "closed_at": None,
+            "sla_due_at": now + sla_policy(settings)[complaint.severity],
+        },
+        ChangeKind.STATUS,
+        event=EventKind.COMPLAINT_STATUS,
+        comment=clean_comment(reason),
+    )
+
+
+async def escalate_overdue(session: AsyncSession, now: datetime) -> int:
+    """Marks every unresolved complaint past its SLA as escalated, once, with an event; also
+    the ones that fell due while the bot was down. The caller commits."""
+    due = await session.scalars(
+        select(Complaint.id).where(
+            Complaint.status.in_(ACTIVE_COMPLAINT),
+            Complaint.sla_due_at <= now,
+            Complaint.escalated_at.is_(None),
+        )
+    )
+    escalated = 0
+    for complaint_id in due.all():
+        result = await session.execute(
+            update(Complaint)
+            .where(Complaint.id == complaint_id, Complaint.escalated_at.is_(None))
+            .values(escalated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # another instance got it first
+            continue
+        session.add(
+            ComplaintChange(
+                complaint_id=complaint_id, kind=ChangeKind.ESCALATED.value, created_at=now
+            )
+        )
+        client_id = await session.scalar(
+            select(Complaint.client_id).where(Complaint.id == complaint_id)
+        )
+        session.add(
+            Event(
+                kind=EventKind.COMPLAINT_OVERDUE,
+                client_id=client_id,
+                complaint_id=complaint_id,
+                created_at=now,
+            )
+        )
+        escalated += 1
+    return escalated
+
+
+# Lists
+
+
+class View(StrEnum):
+    MINE = "m"  # assigned to me, then my department's unassigned queue
+    QUEUE = "q"  # a head's department: its queue (service) or its clients' complaints (sales)
+    CLIENTS = "c"  # on my clients (sales managers), and the ones I reported
+
+
+_SEVERITY_RANK = case(
+    {
+        ComplaintSeverity.CRITICAL.value: 0,
+        ComplaintSeverity.HIGH.value: 1,
+        ComplaintSeverity.MEDIUM.value: 2,
+        ComplaintSeverity.LOW.value: 3,
+    },
+    value=Complaint.severity,
+)
+
+
+def _view_condition(actor: User, view: View) -> ColumnElement[bool]:
+    if view is View.MINE:
+        mine = Complaint.assignee_id == actor.id
+        if actor.department_id is None:
+            return mine
+        queue = and_(
+            Complaint.department_id == actor.department_id, Complaint.assignee_id.is_(None)
+        )
+        return or_(mine, queue)
+    if view is View.QUEUE:
+        if actor.role is Role.ADMIN:
+            return true()
+        if actor.role is not Role.HEAD or actor.department_id is None:
+            raise NotFound()
+        team = select(User.id).where(User.department_id == actor.department_id)
+        return or_(
+            Complaint.department_id == actor.department_id,
+            Complaint.client_id.in_(
+                select(Client.id).where(Client.owner_id.in_(team.scalar_subquery()))
+            ),
+        )
+    seen = select(Client.id).where(visible_clients(actor)).scalar_subquery()
+    return or_(Complaint.client_id.in_(seen), Complaint.reporter_id == actor.id)
+
+
+async def complaints_page(
+    session: AsyncSession, actor: User, view: View, now: datetime, page: int = 0
+) -> tuple[Sequence[Complaint], int]:
+    """Unresolved complaints of a view: overdue first, then by severity, then oldest first."""
+    conditions = [
+        _view_condition(actor, view),
+        visible_complaints(actor),
+        Complaint.status.in_(ACTIVE_COMPLAINT),
+    ]
+    overdue_first = case((Complaint.sla_due_at <= now, 0), else_=1)
+    rows = await session.scalars(
+        select(Complaint)
+        .where(*conditions)
+        .order_by(overdue_first, _SEVERITY_RANK, Complaint.created_at, Complaint.id)
+        .offset(max(page, 0) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    )
+    total = await session.scalar(select(func.count()).select_from(Complaint).where(*conditions))
+    return rows.all(), total or 0
+
+
+def default_view(actor: User, department_kind: DepartmentKind | None) -> View:
+    if actor.role in (Role.HEAD, Role.ADMIN):
+        return View.QUEUE
+    if department_kind is DepartmentKind.SERVICE:
+        return View.MINE
+    return View.CLIENTS
+
+
+@dataclass(frozen=True)
+class ClientComplaints:
+    open: int
+    critical: int
+    overdue: int
+
+
+async def client_summary(
+    session: AsyncSession, actor: User, client_id: int, now: datetime
+) -> ClientComplaints:
+    """Unresolved complaints of a client, for its card and for a new deal's warning."""
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(
+                    func.sum(case((Complaint.severity == ComplaintSeverity.CRITICAL, 1), else_=0)),
+                    0,
+                ),
+                func.coalesce(func.sum(case((Complaint.sla_due_at <= now, 1), else_=0)), 0),
+            ).where(
+                Complaint.client_id == client_id,
+                Complaint.status.in_(ACTIVE_COMPLAINT),
+                visible_complaints(actor),
+            )
+        )
+    ).one()
+    return ClientComplaints(int(row[0]), int(row[1]), int(row[2]))
+
+
+@dataclass
+class ComplaintHistory:
+    complaint: Complaint
+    changes: Sequence[ComplaintChange]
+
+
+async def history(session: AsyncSession, actor: User, complaint_id: int) -> ComplaintHistory:
+    complaint = await get_complaint(session, actor, complaint_id)
+    changes = await session.scalars(
+        select(ComplaintChange)
+        .where(ComplaintChange.complaint_id == complaint.id)
+        .order_by(ComplaintChange.created_at.desc(), ComplaintChange.id.desc())
+        .limit(HISTORY_MAX)
+    )
+    return ComplaintHistory(complaint, changes.all())
+
+
+async def client_timeline(
+    session: AsyncSession, actor: User, client_id: int, since: datetime | None
+) -> Sequence[tuple[ComplaintChange, Complaint]]:
+    """Complaint steps on a client (opened, status changes, escalations) since a moment, for
+    the client's history."""
+    conditions = [
+        Complaint.client_id == client_id,
+        visible_complaints(actor),
+        ComplaintChange.kind.in_(
+            [ChangeKind.OPENED.value, ChangeKind.STATUS.value, ChangeKind.ESCALATED.value]
+        ),
+    ]
+    if since is not None:
+        conditions.append(ComplaintChange.created_at >= since)
+    rows = await session.execute(
+        select(ComplaintChange, Complaint)
+        .join(Complaint, Complaint.id == ComplaintChange.complaint_id)
+        .where(*conditions)
+        .order_by(ComplaintChange.created_at.desc())
+        .limit(HISTORY_MAX)
+    )
+    return [(change, complaint) for change, complaint in rows.all()]
+
+
+# Figures for the KPI issue
+
+
+@dataclass(frozen=True)
+class ComplaintFigures:
+    opened: int
+    resolved: int
+    average_resolution_hours: float | None
+    breached: int  # resolved late, or unresolved and past due
+    breach_rate: float | None  # breached / (resolved + overdue unresolved), 0..1
+    backlog: int  # unresolved at the period's end
+
+
+async def figures(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    *,
+    owner_department_id: int | None = None,
+    owner_id: int | None = None,
+    product_line_id: int | None = None,
+    region_id: int | None = None,
+) -> ComplaintFigures:
+    """Opened and resolved in [start, end), their average resolution time, SLA breaches and
+    the backlog at `end`, by the client owner's department or the owner, product line and
+    region. SQL aggregates only."""
+    filters: list[ColumnElement[bool]] = []
+    if owner_id is not None:
+        filters.append(Client.owner_id == owner_id)
+    if owner_department_id is not None:
+        team = select(User.id).where(User.department_id == owner_department_id)
+        filters.append(Client.owner_id.in_(team.scalar_subquery()))
+    if product_line_id is not None:
+        filters.append(Complaint.product_line_id == product_line_id)
+    if region_id is not None:
+        filters.append(Client.region_id == region_id)
+
+    def base(*conditions: ColumnElement[bool]):
+        return (
+            select(func.count(Complaint.id))
+            .join(Client, Client.id == Complaint.client_id)
+            .where(*filters, *conditions)
+        )
+
+    opened = await session.scalar(base(Complaint.created_at >= start, Complaint.created_at < end))
+    resolved_in = and_(Complaint.resolved_at >= start, Complaint.resolved_at < end)
+    resolved = await session.scalar(base(resolved_in))
+    late = await session.scalar(base(resolved_in, Complaint.resolved_at > Complaint.sla_due_at))
+    unresolved_at_end = and_(
+        Complaint.created_at < end,
+        or_(
+            Complaint.status.in_(ACTIVE_COMPLAINT),
+            Complaint.resolved_at >= end,
+        ),
+        or_(Complaint.closed_at.is_(None), Complaint.closed_at >= end),
+    )
+    backlog = await session.scalar(base(unresolved_at_end))
+    overdue = await session.scalar(base(unresolved_at_end, Complaint.sla_due_at < end))
+    average = await _average_hours(session, filters, resolved_in)
+    judged = (resolved or 0) + (overdue or 0)
+    breached = (late or 0) + (overdue or 0)
+    return ComplaintFigures(
+        opened=opened or 0,
+        resolved=resolved or 0,
+        average_resolution_hours=average,
+        breached=breached,
+        breach_rate=breached / judged if judged else None,
+        backlog=backlog or 0,
+    )
+
+
+def epoch_seconds(session: AsyncSession, column: Any) -> ColumnElement[float]:
+    """Seconds since 1970 of a stored UTC moment, in SQL on either dialect."""
+    if session.bind.dialect.name == "postgresql":
+        return func.extract("epoch", column)
+    return func.strftime("%s", column) + 0
+
+
+async def _average_hours(
+    session: AsyncSession, filters: list[ColumnElement[bool]], resolved_in: ColumnElement[bool]
+) -> float | None:
+    seconds = epoch_seconds(session, Complaint.resolved_at) - epoch_seconds(
+        session, Complaint.created_at
+    )
+    value = await session.scalar(
+        select(func.avg(seconds))
+        .select_from(Complaint)
+        .join(Client, Client.id == Complaint.client_id)
+        .where(*filters, resolved_in)
+    )
+    return round(float(value) / 3600, 2) if value is not None else None
