@@ -86,6 +86,25 @@ class Settings(BaseSettings):
         default=14, ge=0, le=365, description="days a resolved complaint can be reopened"
     )
 
+    company_name: str = Field(
+        default="FieldCRM", min_length=1, max_length=100, description="the name clients see"
+    )
+    survey_nps_delay_hours: float = Field(
+        default=24, ge=0, le=720, description="hours after a deal is won before its NPS survey"
+    )
+    survey_csat_delay_hours: float = Field(
+        default=24, ge=0, le=720, description="hours after a complaint is resolved before CSAT"
+    )
+    survey_periodic_days: int = Field(
+        default=90, ge=1, le=3650, description="days between relationship NPS surveys"
+    )
+    survey_min_gap_days: int = Field(
+        default=14, ge=0, le=365, description="at most one survey per client in this many days"
+    )
+    survey_expiry_days: int = Field(
+        default=7, ge=1, le=90, description="days an unanswered survey can still be answered"
+    )
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:

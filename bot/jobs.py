@@ -14,10 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.keyboards.surveys import score_buttons
 from bot.keyboards.tasks import reminder_buttons
 from bot.services import agenda as agenda_service
-from bot.services import outbox, tasks
+from bot.services import outbox, surveys, tasks
 from bot.services.parsing import format_when
+from bot.texts import survey_question
 from db.models import Task, User
 
 log = logging.getLogger(__name__)
@@ -114,3 +116,34 @@ async def send_agendas(
                 user.agenda_checked_on = day
         await session.commit()
     return queued
+
+
+async def send_surveys(
+    session_factory: async_sessionmaker[AsyncSession],
+    i18n: I18n,
+    clock: Clock,
+    settings: Settings,
+) -> int:
+    """Schedules surveys from won deals and resolved complaints and the periodic ones, expires
+    unanswered ones, and queues the due questions: all in one transaction."""
+    now = clock.now()
+    async with session_factory() as session:
+        await surveys.schedule_from_events(session, now, settings)
+        await surveys.schedule_periodic(session, now, settings)
+        await surveys.expire(session, now)
+        due = await surveys.due_for_sending(session, now, settings)
+        with i18n.context():
+            for survey in due:
+                locale = survey.chat.locale
+                with i18n.use_locale(locale):
+                    text = survey_question(survey, settings.company_name, locale)
+                await outbox.enqueue_to_client(
+                    session,
+                    survey.chat.telegram_id,
+                    f"survey:{survey.id}",
+                    text,
+                    buttons=score_buttons(survey),
+                    not_before=now,
+                )
+        await session.commit()
+    return len(due)

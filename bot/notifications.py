@@ -12,12 +12,19 @@ from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.keyboards.callbacks import ComplaintAction, ComplaintCb, DealAction, DealCb
+from bot.keyboards.callbacks import (
+    ClientAction,
+    ClientCb,
+    ComplaintAction,
+    ComplaintCb,
+    DealAction,
+    DealCb,
+)
 from bot.services import complaints, deals, outbox
 from bot.services.money import format_money, to_minor
 from bot.services.parsing import format_when
@@ -29,12 +36,15 @@ from db.models import (
     Deal,
     Event,
     EventKind,
+    Survey,
+    SurveyTrigger,
     User,
 )
 
 SNIPPET = 600  # a description quoted in a notification, so the message stays short
 
 DEAL_EVENTS = (EventKind.DEAL_CREATED, EventKind.DEAL_WON, EventKind.DEAL_LOST)
+SURVEY_EVENTS = (EventKind.SURVEY_LOW_SCORE, EventKind.SURVEY_COMMENT, EventKind.SURVEY_PROMOTER)
 
 
 def _short(text: str, limit: int = SNIPPET) -> str:
@@ -169,14 +179,23 @@ async def _complaint_recipients(
 
 
 async def _latest_change(session: AsyncSession, event: Event) -> ComplaintChange | None:
-    """The history row written with the event (for its comment and actor)."""
+    """The history row written with the event (for its comment and actor). Every change but
+    a comment is written together with one event, in the same order: the n-th event of a
+    complaint goes with its n-th such change. (Matching by time picked a later comment, or
+    the wrong one of two changes made in the same instant.)"""
+    earlier = await session.scalar(
+        select(func.count())
+        .select_from(Event)
+        .where(Event.complaint_id == event.complaint_id, Event.id < event.id)
+    )
     return await session.scalar(
         select(ComplaintChange)
         .where(
             ComplaintChange.complaint_id == event.complaint_id,
-            ComplaintChange.created_at <= event.created_at,
+            ComplaintChange.kind != complaints.ChangeKind.COMMENT.value,
         )
-        .order_by(ComplaintChange.created_at.desc(), ComplaintChange.id.desc())
+        .order_by(ComplaintChange.id)
+        .offset(earlier or 0)
         .limit(1)
     )
 
@@ -246,6 +265,8 @@ async def _notify(
                 not_before=now,
             )
         return queued
+    if event.kind in SURVEY_EVENTS:
+        return await _notify_survey(session, i18n, event, now)
     complaint = await session.get(Complaint, event.complaint_id) if event.complaint_id else None
     if complaint is None:
         return 0
@@ -275,3 +296,68 @@ async def escalate_complaints(
         count = await complaints.escalate_overdue(session, clock.now())
         await session.commit()
     return count
+
+
+# Surveys
+
+
+def trigger_text(survey: Survey) -> str:
+    if survey.trigger is SurveyTrigger.DEAL_WON and survey.deal_id is not None:
+        return _("after the won deal #{number}").format(number=survey.deal_id)
+    if survey.trigger is SurveyTrigger.COMPLAINT_RESOLVED and survey.complaint_id is not None:
+        return _("after complaint #{number} was resolved").format(number=survey.complaint_id)
+    if survey.trigger is SurveyTrigger.MANUAL:
+        return _("asked by a manager")
+    return _("periodic survey")
+
+
+def survey_text(kind: EventKind, survey: Survey) -> str:
+    score = f"{survey.kind.value.upper()} {survey.score}"
+    client = escape(survey.client.name)
+    if kind is EventKind.SURVEY_PROMOTER:
+        return _(
+            "🌟 <b>{client}</b> gave {score} ({trigger}): a good moment to ask for a referral."
+        ).format(client=client, score=score, trigger=trigger_text(survey))
+    if kind is EventKind.SURVEY_COMMENT:
+        comment = escape(_short(survey.comment)) if survey.comment else _("🎤 a voice note")
+        return _("💬 <b>{client}</b> explained their {score}: {comment}").format(
+            client=client, score=score, comment=comment
+        )
+    lines = [
+        _("😟 <b>Low score</b>: {client} gave {score} ({trigger}).").format(
+            client=client, score=score, trigger=trigger_text(survey)
+        ),
+        _("A follow-up task is due within 24 hours: call the client and log the contact."),
+    ]
+    return "\n".join(lines)
+
+
+async def _notify_survey(session: AsyncSession, i18n: I18n, event: Event, now: datetime) -> int:
+    """A low score (and its comment) goes to the owner manager and their head; a promoter to
+    the owner."""
+    survey = await session.get(Survey, event.survey_id) if event.survey_id else None
+    if survey is None or survey.owner is None:
+        return 0
+    people = [survey.owner]
+    if event.kind is not EventKind.SURVEY_PROMOTER:
+        people += await deals.heads_of(session, survey.owner)
+    queued = 0
+    for person in _unique(people, None):
+        with i18n.use_locale(person.locale):
+            text = survey_text(event.kind, survey)
+            button = {
+                "text": _("👤 Open client"),
+                "callback_data": ClientCb(
+                    action=ClientAction.OPEN, client_id=survey.client_id
+                ).pack(),
+            }
+        queued += await outbox.enqueue(
+            session,
+            person,
+            f"event:{event.id}:{person.id}",
+            text,
+            buttons=[[button]],
+            protect=True,
+            not_before=now,
+        )
+    return queued

@@ -44,6 +44,7 @@ class BackgroundWork:
             await jobs.remind_due_tasks(self.session_factory, self.i18n, self.clock)
             await jobs.send_agendas(self.session_factory, self.i18n, self.clock, self.settings)
             await notifications.escalate_complaints(self.session_factory, self.clock)
+            await jobs.send_surveys(self.session_factory, self.i18n, self.clock, self.settings)
             await notifications.notify_events(
                 self.session_factory, self.i18n, self.clock, self.settings
             )

@@ -128,3 +128,7 @@ class ComplaintStep(StatesGroup):
     reassign_reason = State()
     reject_reason = State()
     reopen_reason = State()
+
+
+class ClientSurvey(StatesGroup):
+    comment = State()  # the survey id is in the FSM data

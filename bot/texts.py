@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from html import escape
 
 from aiogram.utils.i18n import gettext as _
+from babel.dates import format_date
 
 from db.models import (
     ClientKind,
@@ -16,6 +18,8 @@ from db.models import (
     InteractionKind,
     ReferenceKind,
     Role,
+    Survey,
+    SurveyKind,
     User,
 )
 
@@ -178,3 +182,20 @@ def help_text(user: User) -> str:
             )
         )
     return "\n\n".join(parts)
+
+
+def survey_question(survey: Survey, company: str, locale: str) -> str:
+    """The question in the client's language; the deal's or complaint's own words are staff
+    notes, so they are not quoted to the client."""
+    if survey.kind is SurveyKind.CSAT:
+        when = survey.created_at.astimezone(UTC).date()
+        question = _(
+            "How satisfied are you with how we handled your recent request ({date})? "
+            "1 — very dissatisfied, 5 — very satisfied."
+        ).format(date=format_date(when, format="long", locale=locale))
+    else:
+        question = _(
+            "How likely are you to recommend us to a friend or colleague? "
+            "0 — not at all likely, 10 — extremely likely."
+        )
+    return f"<b>{escape(company)}</b>\n{question}\n\n" + _("/stop — no more questions.")

@@ -132,6 +132,29 @@ class EventKind(enum.StrEnum):
     COMPLAINT_SEVERITY = "complaint_severity"
     COMPLAINT_REASSIGN_ASKED = "complaint_reassign_asked"
     COMPLAINT_OVERDUE = "complaint_overdue"  # passed its SLA unresolved: escalated, once
+    SURVEY_LOW_SCORE = "survey_low_score"
+    SURVEY_COMMENT = "survey_comment"  # a comment added to a low score
+    SURVEY_PROMOTER = "survey_promoter"
+
+
+class SurveyKind(enum.StrEnum):
+    NPS = "nps"  # 0..10: how likely are you to recommend us
+    CSAT = "csat"  # 1..5: how satisfied are you with how we handled ...
+
+
+class SurveyTrigger(enum.StrEnum):
+    DEAL_WON = "deal_won"
+    COMPLAINT_RESOLVED = "complaint_resolved"
+    PERIODIC = "periodic"
+    MANUAL = "manual"
+
+
+class SurveyStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    SENT = "sent"
+    ANSWERED = "answered"
+    EXPIRED = "expired"
+    SKIPPED = "skipped"  # not sent: opted out, unreachable, or asked too recently
 
 
 class ComplaintSeverity(enum.StrEnum):
@@ -510,7 +533,10 @@ class Event(Base):
     transaction as the change itself, consumed by background jobs."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_notified", "notified_at"),)
+    __table_args__ = (
+        Index("ix_events_notified", "notified_at"),
+        Index("ix_events_survey_checked", "survey_checked_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[EventKind] = mapped_column(_enum(EventKind))
@@ -519,8 +545,10 @@ class Event(Base):
     complaint_id: Mapped[int | None] = mapped_column(
         ForeignKey("complaints.id", ondelete="CASCADE")
     )
+    survey_id: Mapped[int | None] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     notified_at: Mapped[datetime | None]  # the notifications job has handled it
+    survey_checked_at: Mapped[datetime | None]  # the surveys job has looked at it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -589,3 +617,94 @@ class ComplaintChange(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class ClientLink(Base):
+    """A personal t.me link a manager gives a client: it links the client's Telegram chat to
+    the client record once they agree. Single use, revocable."""
+
+    __tablename__ = "client_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    contact_person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contact_persons.id", ondelete="SET NULL")
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ClientChat(Base):
+    """A client's own Telegram chat with the bot: what they agreed to, and whether they opted
+    out or blocked the bot. Clients never see staff screens."""
+
+    __tablename__ = "client_chats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    contact_person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contact_persons.id", ondelete="SET NULL")
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    locale: Mapped[str] = mapped_column(String(8))
+    consented_at: Mapped[datetime | None]
+    opted_out_at: Mapped[datetime | None]
+    unreachable: Mapped[bool] = mapped_column(default=False)
+    last_survey_at: Mapped[datetime | None]  # the last survey sent, for the minimum gap
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    client: Mapped[Client] = relationship(lazy="joined")
+
+    @property
+    def active(self) -> bool:
+        """May be asked: agreed, did not opt out, and has not blocked the bot."""
+        return self.consented_at is not None and self.opted_out_at is None and not self.unreachable
+
+
+class Survey(Base):
+    """One question to a client about one touchpoint. `touchpoint` is unique ("deal:5",
+    "complaint:7", ...), so a touchpoint is never asked twice, nor by both NPS and CSAT."""
+
+    __tablename__ = "surveys"
+    __table_args__ = (
+        Index("ix_surveys_status_scheduled", "status", "scheduled_at"),
+        Index("ix_surveys_client_answered", "client_id", "answered_at"),
+        Index("ix_surveys_owner_sent", "owner_id", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    touchpoint: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[SurveyKind] = mapped_column(_enum(SurveyKind))
+    trigger: Mapped[SurveyTrigger] = mapped_column(_enum(SurveyTrigger))
+    status: Mapped[SurveyStatus] = mapped_column(
+        _enum(SurveyStatus), default=SurveyStatus.SCHEDULED
+    )
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    chat_id: Mapped[int] = mapped_column(ForeignKey("client_chats.id", ondelete="CASCADE"))
+    # The manager the answer counts for (the client's owner when it was asked).
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"))
+    complaint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("complaints.id", ondelete="SET NULL")
+    )
+    product_line_id: Mapped[int | None] = mapped_column(ForeignKey("reference_items.id"))
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    scheduled_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    score: Mapped[int | None]
+    comment: Mapped[str | None] = mapped_column(Text)
+    voice_file_id: Mapped[str | None] = mapped_column(String(255))
+    answered_at: Mapped[datetime | None]
+    skip_reason: Mapped[str | None] = mapped_column(String(32))
+    alerted_at: Mapped[datetime | None]  # a low score alerted the manager and the head
+    loop_closed_at: Mapped[datetime | None]  # a contact was logged with the client after it
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    client: Mapped[Client] = relationship(lazy="joined")
+    chat: Mapped[ClientChat] = relationship(lazy="joined")
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id], lazy="joined")

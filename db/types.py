@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import ColumnElement, DateTime, func
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator
 
 
@@ -37,3 +39,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def epoch_seconds(session: AsyncSession, column: Any) -> ColumnElement[float]:
+    """Seconds since 1970 of a stored UTC moment, computed by the database on either dialect
+    (so durations can be averaged or compared in SQL)."""
+    if session.bind.dialect.name == "postgresql":
+        return func.extract("epoch", column)
+    return func.strftime("%s", column) + 0

@@ -257,3 +257,39 @@ class ComplaintCb(CallbackData, prefix="cp"):
     version: int = 0
     value: str = ""
     page: int = 0
+
+
+class ConsentCb(CallbackData, prefix="cs"):
+    """A client's answer to the consent question; carries the link's token (unguessable),
+    never a bare id, so nobody can link themselves to a client by forging it."""
+
+    token: str
+    agree: bool
+
+
+class SurveyCb(CallbackData, prefix="sv"):
+    """A client's score, or (score -1) Skip of the comment."""
+
+    survey_id: int
+    score: int
+
+
+class ClientChatAction(StrEnum):
+    STOP = "stop"
+    RESUME = "resume"
+
+
+class ClientChatCb(CallbackData, prefix="cc"):
+    action: ClientChatAction
+
+
+class SurveyLinkAction(StrEnum):
+    LINK = "l"  # a fresh personal link (and its QR code) for the client
+    REVOKE = "r"  # value: the link id
+    ASK = "a"  # ask for feedback now
+
+
+class SurveyLinkCb(CallbackData, prefix="sl"):
+    action: SurveyLinkAction
+    client_id: int
+    value: int = 0

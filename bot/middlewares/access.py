@@ -7,6 +7,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, InlineQuery, Message, TelegramObject
 from aiogram.utils.i18n import gettext as _
 
+from bot.keyboards.callbacks import ConsentCb
 from bot.texts import access_disabled_text, no_access_text
 
 
@@ -22,6 +23,8 @@ class AccessMiddleware(BaseMiddleware):
         user = data.get("user")
         if user is not None and user.is_active:
             return await handler(event, data)
+        if user is None and _client_update(event, data):
+            return await handler(event, data)  # clients: bot/handlers/client_chat.py
         if isinstance(event, Message) and (event.text or "").startswith("/start"):
             return await handler(event, data)
         if isinstance(event, InlineQuery):  # nothing to share: no results, nothing cached
@@ -35,3 +38,12 @@ class AccessMiddleware(BaseMiddleware):
             if event.message is not None:
                 await event.message.answer(text)
         return None
+
+
+def _client_update(event: TelegramObject, data: dict[str, Any]) -> bool:
+    """A linked client, or someone answering the consent question of a client link."""
+    if data.get("client_chat") is not None:
+        return not isinstance(event, InlineQuery)
+    return isinstance(event, CallbackQuery) and (event.data or "").startswith(
+        ConsentCb.__prefix__ + ":"
+    )

@@ -7,7 +7,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services import outbox
+from bot.services import outbox, surveys
 from db.repositories import UserRepository
 from db.session import current_session
 
@@ -49,6 +49,13 @@ class UserMiddleware(BaseMiddleware):
         if user is not None and user.unreachable and _wrote_to_us(event):
             await outbox.set_reachable(session, user, True)  # they are back
         data["user"] = user
+        if user is None and tg_user is not None:
+            # Not staff: maybe a linked client (see bot/handlers/client_chat.py).
+            chat = await surveys.chat_of(session, tg_user.id)
+            if chat is not None and chat.unreachable and _wrote_to_us(event):
+                chat.unreachable = False
+                await session.commit()
+            data["client_chat"] = chat
         return await handler(event, data)
 
 

@@ -41,7 +41,7 @@ from db.models import (
     Role,
     User,
 )
-from db.types import utcnow
+from db.types import epoch_seconds, utcnow
 
 DESCRIPTION_MAX = 3000
 COMMENT_MAX = 1000
@@ -132,7 +132,8 @@ def works_on(actor: User, complaint: Complaint) -> bool:
     """Takes and resolves: the assignee; before assignment, anyone in the queue's department."""
     if complaint.assignee_id is not None:
         return complaint.assignee_id == actor.id or runs_queue(actor, complaint)
-    return actor.department_id == complaint.department_id or runs_queue(actor, complaint)
+    queue = complaint.department_id
+    return (queue is not None and actor.department_id == queue) or runs_queue(actor, complaint)
 
 
 async def may_reopen(session: AsyncSession, actor: User, complaint: Complaint) -> bool:
@@ -147,6 +148,47 @@ async def may_reopen(session: AsyncSession, actor: User, complaint: Complaint) -
         )
         return bool(seen)
     return False
+
+
+class Act(StrEnum):
+    """What someone may do with a complaint now: the card offers exactly these."""
+
+    TAKE = "take"
+    COMMENT = "comment"
+    RESOLVE = "resolve"
+    ASK_REASSIGN = "ask_reassign"
+    ASSIGN = "assign"
+    SEVERITY = "severity"
+    CLOSE = "close"
+    REJECT = "reject"
+    REOPEN = "reopen"
+
+
+async def allowed(
+    session: AsyncSession, actor: User, complaint: Complaint, settings: Settings, now: datetime
+) -> set[Act]:
+    """The same rules the changes below enforce, asked before showing a button or a question."""
+    acts = {Act.COMMENT}
+    status = complaint.status
+    mine_or_free = complaint.assignee_id in (None, actor.id)
+    if status is ComplaintStatus.OPEN and works_on(actor, complaint) and mine_or_free:
+        acts.add(Act.TAKE)
+    if status.is_active and works_on(actor, complaint):
+        acts.add(Act.RESOLVE)
+    head = runs_queue(actor, complaint)
+    if status.is_active and complaint.assignee_id == actor.id and not head:
+        acts.add(Act.ASK_REASSIGN)
+    if head and status.is_active:
+        acts |= {Act.ASSIGN, Act.SEVERITY, Act.REJECT}
+    if head and status is ComplaintStatus.RESOLVED:
+        acts.add(Act.CLOSE)
+    if (
+        status in (ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED)
+        and reopen_window_open(complaint, settings, now)
+        and await may_reopen(session, actor, complaint)
+    ):
+        acts.add(Act.REOPEN)
+    return acts
 
 
 async def get_complaint(session: AsyncSession, actor: User, complaint_id: int) -> Complaint:
@@ -292,6 +334,8 @@ async def open_complaint(
     actor: User,
     draft: ComplaintDraft,
     settings: Settings,
+    *,
+    now: datetime | None = None,
 ) -> Complaint:
     client = await get_client(session, actor, draft.client_id)
     if draft.category_id is not None:
@@ -300,7 +344,7 @@ async def open_complaint(
         await catalog.pickable_item(session, ReferenceKind.PRODUCT_LINE, draft.product_line_id)
     if len(draft.attachments) > ATTACHMENTS_MAX:
         raise InvalidInput(N_("At most {limit} files per record."), limit=ATTACHMENTS_MAX)
-    now = utcnow()
+    now = now or utcnow()
     department = await service_department(session)
     complaint = Complaint(
         client_id=client.id,
@@ -346,7 +390,19 @@ async def open_complaint(
     return await get_complaint(session, actor, complaint.id)
 
 
-# Changing: one compare-and-set per change
+# Changing: one compare-and-set per change. `now` is the caller's clock (the bot's Clock), so
+# the SLA, the history and the escalation sweep all read one time.
+
+
+async def _current(
+    session: AsyncSession, actor: User, complaint_id: int, version: int
+) -> Complaint:
+    """The complaint as the button saw it: a stale version (a double tap, or someone else
+    acted first) is "it has just changed", before asking whether the action still applies."""
+    complaint = await get_complaint(session, actor, complaint_id)
+    if complaint.version != version:
+        raise ComplaintChanged()
+    return complaint
 
 
 async def _apply(
@@ -358,12 +414,12 @@ async def _apply(
     kind: ChangeKind,
     *,
     event: EventKind | None,
+    now: datetime,
     value: str | None = None,
     comment: str | None = None,
 ) -> Complaint:
     if complaint.version != expected_version:
         raise ComplaintChanged()
-    now = utcnow()
     result = await session.execute(
         update(Complaint)
         .where(Complaint.id == complaint.id, Complaint.version == expected_version)
@@ -391,8 +447,15 @@ async def _apply(
     return await get_complaint(session, actor, complaint.id)
 
 
-async def take(session: AsyncSession, actor: User, complaint_id: int, version: int) -> Complaint:
-    complaint = await get_complaint(session, actor, complaint_id)
+async def take(
+    session: AsyncSession,
+    actor: User,
+    complaint_id: int,
+    version: int,
+    *,
+    now: datetime | None = None,
+) -> Complaint:
+    complaint = await _current(session, actor, complaint_id, version)
     if complaint.status is not ComplaintStatus.OPEN or not works_on(actor, complaint):
         raise NotAllowedNow()
     values: dict[str, Any] = {"status": ComplaintStatus.IN_PROGRESS}
@@ -406,13 +469,20 @@ async def take(session: AsyncSession, actor: User, complaint_id: int, version: i
         values,
         ChangeKind.STATUS,
         event=EventKind.COMPLAINT_STATUS,
+        now=now or utcnow(),
     )
 
 
 async def assign(
-    session: AsyncSession, actor: User, complaint_id: int, version: int, assignee_id: int
+    session: AsyncSession,
+    actor: User,
+    complaint_id: int,
+    version: int,
+    assignee_id: int,
+    *,
+    now: datetime | None = None,
 ) -> Complaint:
-    complaint = await get_complaint(session, actor, complaint_id)
+    complaint = await _current(session, actor, complaint_id, version)
     if not runs_queue(actor, complaint) or not complaint.status.is_active:
         raise NotAllowedNow()
     people = await service_people(session, complaint.department_id or 0)
@@ -428,12 +498,18 @@ async def assign(
         {"assignee_id": assignee_id},
         ChangeKind.ASSIGNED,
         event=EventKind.COMPLAINT_ASSIGNED,
+        now=now or utcnow(),
         value=str(assignee_id),
     )
 
 
 async def add_comment(
-    session: AsyncSession, actor: User, complaint_id: int, text: str
+    session: AsyncSession,
+    actor: User,
+    complaint_id: int,
+    text: str,
+    *,
+    now: datetime | None = None,
 ) -> ComplaintChange:
     complaint = await get_complaint(session, actor, complaint_id)
     change = ComplaintChange(
@@ -441,7 +517,7 @@ async def add_comment(
         actor_id=actor.id,
         kind=ChangeKind.COMMENT.value,
         comment=clean_comment(text),
-        created_at=utcnow(),
+        created_at=now or utcnow(),
     )
     session.add(change)
     await session.commit()
@@ -449,16 +525,23 @@ async def add_comment(
 
 
 async def resolve(
-    session: AsyncSession, actor: User, complaint_id: int, version: int, resolution: str
+    session: AsyncSession,
+    actor: User,
+    complaint_id: int,
+    version: int,
+    resolution: str,
+    *,
+    now: datetime | None = None,
 ) -> Complaint:
-    complaint = await get_complaint(session, actor, complaint_id)
+    complaint = await _current(session, actor, complaint_id, version)
     if not complaint.status.is_active or not works_on(actor, complaint):
         raise NotAllowedNow()
     text = clean_comment(resolution)
+    now = now or utcnow()
     values: dict[str, Any] = {
         "status": ComplaintStatus.RESOLVED,
         "resolution": text,
-        "resolved_at": utcnow(),
+        "resolved_at": now,
     }
     if complaint.assignee_id is None:
         values["assignee_id"] = actor.id
@@ -470,14 +553,21 @@ async def resolve(
         values,
         ChangeKind.STATUS,
         event=EventKind.COMPLAINT_RESOLVED,
+        now=now,
         comment=text,
     )
 
 
 async def ask_reassign(
-    session: AsyncSession, actor: User, complaint_id: int, version: int, reason: str | None
+    session: AsyncSession,
+    actor: User,
+    complaint_id: int,
+    version: int,
+    reason: str | None,
+    *,
+    now: datetime | None = None,
 ) -> Complaint:
-    complaint = await get_complaint(session, actor, complaint_id)
+    complaint = await _current(session, actor, complaint_id, version)
     if complaint.assignee_id != actor.id or not complaint.status.is_active:
         raise NotAllowedNow()
     return await _apply(
@@ -488,6 +578,7 @@ async def ask_reassign(
         {},
         ChangeKind.REASSIGN_ASKED,
         event=EventKind.COMPLAINT_REASSIGN_ASKED,
+        now=now or utcnow(),
         comment=clean_comment(reason) if reason else None,
     )
 
@@ -499,9 +590,11 @@ async def set_severity(
     version: int,
     severity: ComplaintSeverity,
     settings: Settings,
+    *,
+    now: datetime | None = None,
 ) -> Complaint:
     """The SLA is counted again from the complaint's opening with the new severity."""
-    complaint = await get_complaint(session, actor, complaint_id)
+    complaint = await _current(session, actor, complaint_id, version)
     if not runs_queue(actor, complaint) or not complaint.status.is_active:
         raise NotAllowedNow()
     if severity is complaint.severity:
@@ -515,42 +608,65 @@ async def set_severity(
         {"severity": severity, "sla_due_at": due},
         ChangeKind.SEVERITY,
         event=EventKind.COMPLAINT_SEVERITY,
+        now=now or utcnow(),
         value=severity.value,
     )
 
 
-async def close(session: AsyncSession, actor: User, complaint_id: int, version: int) -> Complaint:
-    complaint = await get_complaint(session, actor, complaint_id)
+async def close(
+    session: AsyncSession,
+    actor: User,
+    complaint_id: int,
+    version: int,
+    *,
+    now: datetime | None = None,
+) -> Complaint:
+    complaint = await _current(session, actor, complaint_id, version)
     if complaint.status is not ComplaintStatus.RESOLVED or not runs_queue(actor, complaint):
         raise NotAllowedNow()
+    now = now or utcnow()
     return await _apply(
         session,
         actor,
         complaint,
         version,
-        {"status": ComplaintStatus.CLOSED, "closed_at": utcnow()},
+        {"status": ComplaintStatus.CLOSED, "closed_at": now},
         ChangeKind.STATUS,
         event=EventKind.COMPLAINT_STATUS,
+        now=now,
     )
 
 
 async def reject(
-    session: AsyncSession, actor: User, complaint_id: int, version: int, reason: str
+    session: AsyncSession,
+    actor: User,
+    complaint_id: int,
+    version: int,
+    reason: str,
+    *,
+    now: datetime | None = None,
 ) -> Complaint:
-    complaint = await get_complaint(session, actor, complaint_id)
+    complaint = await _current(session, actor, complaint_id, version)
     if not complaint.status.is_active or not runs_queue(actor, complaint):
         raise NotAllowedNow()
     text = clean_comment(reason)
+    now = now or utcnow()
     return await _apply(
         session,
         actor,
         complaint,
         version,
-        {"status": ComplaintStatus.REJECTED, "closed_at": utcnow()},
+        {"status": ComplaintStatus.REJECTED, "closed_at": now},
         ChangeKind.STATUS,
         event=EventKind.COMPLAINT_STATUS,
+        now=now,
         comment=text,
     )
+
+
+def reopen_window_open(complaint: Complaint, settings: Settings, now: datetime) -> bool:
+    resolved_at = complaint.resolved_at or complaint.created_at
+    return now - resolved_at <= timedelta(days=settings.complaint_reopen_days)
 
 
 async def reopen(
@@ -560,17 +676,18 @@ async def reopen(
     version: int,
     reason: str,
     settings: Settings,
+    *,
+    now: datetime | None = None,
 ) -> Complaint:
     """Within COMPLAINT_REOPEN_DAYS of its resolution, when the client is still unhappy; it
     goes back to its assignee (or the queue) with a fresh SLA. It escalates at most once."""
-    complaint = await get_complaint(session, actor, complaint_id)
+    complaint = await _current(session, actor, complaint_id, version)
     if complaint.status not in (ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED):
         raise NotAllowedNow()
     if not await may_reopen(session, actor, complaint):
         raise NotAllowedNow()
-    now = utcnow()
-    resolved_at = complaint.resolved_at or complaint.created_at
-    if now - resolved_at > timedelta(days=settings.complaint_reopen_days):
+    now = now or utcnow()
+    if not reopen_window_open(complaint, settings, now):
         raise DomainError(
             N_("It was resolved more than {days} days ago: log a new complaint instead."),
             days=settings.complaint_reopen_days,
@@ -589,6 +706,7 @@ async def reopen(
         },
         ChangeKind.STATUS,
         event=EventKind.COMPLAINT_STATUS,
+        now=now,
         comment=clean_comment(reason),
     )
 
@@ -741,17 +859,26 @@ async def client_summary(
 class ComplaintHistory:
     complaint: Complaint
     changes: Sequence[ComplaintChange]
+    names: Mapping[int, str]  # the people assignments name, by user id
 
 
 async def history(session: AsyncSession, actor: User, complaint_id: int) -> ComplaintHistory:
     complaint = await get_complaint(session, actor, complaint_id)
-    changes = await session.scalars(
-        select(ComplaintChange)
-        .where(ComplaintChange.complaint_id == complaint.id)
-        .order_by(ComplaintChange.created_at.desc(), ComplaintChange.id.desc())
-        .limit(HISTORY_MAX)
-    )
-    return ComplaintHistory(complaint, changes.all())
+    changes = (
+        await session.scalars(
+            select(ComplaintChange)
+            .where(ComplaintChange.complaint_id == complaint.id)
+            .order_by(ComplaintChange.created_at.desc(), ComplaintChange.id.desc())
+            .limit(HISTORY_MAX)
+        )
+    ).all()
+    ids = {
+        int(c.value)
+        for c in changes
+        if c.kind == ChangeKind.ASSIGNED.value and c.value and c.value.isdigit()
+    }
+    rows = await session.execute(select(User.id, User.full_name).where(User.id.in_(ids)))
+    return ComplaintHistory(complaint, changes, {row[0]: row[1] for row in rows.all()})
 
 
 async def client_timeline(
@@ -847,13 +974,6 @@ async def figures(
         breach_rate=breached / judged if judged else None,
         backlog=backlog or 0,
     )
-
-
-def epoch_seconds(session: AsyncSession, column: Any) -> ColumnElement[float]:
-    """Seconds since 1970 of a stored UTC moment, in SQL on either dialect."""
-    if session.bind.dialect.name == "postgresql":
-        return func.extract("epoch", column)
-    return func.strftime("%s", column) + 0
 
 
 async def _average_hours(

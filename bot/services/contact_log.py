@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import deals, parsing
+from bot.services import deals, parsing, surveys
 from bot.services.clients import get_client
 from bot.services.errors import N_, InvalidInput, NotFound
 from db.models import Attachment, AttachmentKind, Interaction, InteractionKind, Task, User
@@ -84,6 +84,7 @@ async def log_interaction(
         )
     client.last_contact_at = now
     await deals.touch_client_deals(session, client.id, now)
+    await surveys.close_loops(session, client.id, now)
     if latitude is not None and longitude is not None and client.latitude is None:
         # A client's place is learnt from the first visit logged there.
         client.latitude, client.longitude = latitude, longitude

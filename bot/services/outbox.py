@@ -16,7 +16,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import OutboxMessage, OutboxStatus, User
+from db.models import ClientChat, OutboxMessage, OutboxStatus, User
 
 LEASE = timedelta(seconds=60)  # a claim older than this is taken to be from a dead worker
 MAX_ATTEMPTS = 8
@@ -36,12 +36,40 @@ async def enqueue(
     blocked the bot or the key was queued before. The caller commits."""
     if recipient.unreachable or not recipient.is_active:
         return False
+    return await _insert(
+        session, recipient.telegram_id, recipient.id, dedupe_key, text, buttons, protect, not_before
+    )
+
+
+async def enqueue_to_client(
+    session: AsyncSession,
+    chat_id: int,
+    dedupe_key: str,
+    text: str,
+    *,
+    buttons: list[list[dict[str, str]]] | None = None,
+    not_before: datetime | None = None,
+) -> bool:
+    """Queues a message for a client's chat (a survey); the caller checked their consent."""
+    return await _insert(session, chat_id, None, dedupe_key, text, buttons, False, not_before)
+
+
+async def _insert(
+    session: AsyncSession,
+    chat_id: int,
+    user_id: int | None,
+    dedupe_key: str,
+    text: str,
+    buttons: list[list[dict[str, str]]] | None,
+    protect: bool,
+    not_before: datetime | None,
+) -> bool:
     payload: dict[str, Any] = {"text": text, "protect": protect}
     if buttons:
         payload["buttons"] = buttons
     values = {
-        "chat_id": recipient.telegram_id,
-        "user_id": recipient.id,
+        "chat_id": chat_id,
+        "user_id": user_id,
         "dedupe_key": dedupe_key[:200],
         "payload": payload,
         "status": OutboxStatus.PENDING,
@@ -149,11 +177,13 @@ async def mark_failed(session: AsyncSession, row: OutboxMessage, error: str) -> 
 
 
 async def mark_unreachable(session: AsyncSession, chat_id: int) -> None:
-    """The user blocked the bot: stop everything queued for them until they come back."""
-    await session.execute(
-        update(User).where(User.telegram_id == chat_id).values(unreachable=True),
-        execution_options={"synchronize_session": False},
-    )
+    """The user (or client) blocked the bot: stop everything queued for them until they come
+    back."""
+    for table in (User, ClientChat):
+        await session.execute(
+            update(table).where(table.telegram_id == chat_id).values(unreachable=True),
+            execution_options={"synchronize_session": False},
+        )
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.chat_id == chat_id, OutboxMessage.status == OutboxStatus.PENDING)
