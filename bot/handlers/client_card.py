@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -20,12 +22,24 @@ from bot.handlers.registry import Handlers
 from bot.keyboards.callbacks import ClientAction, ClientCb
 from bot.keyboards.clients import card_keyboard
 from bot.keyboards.common import pager_row
-from bot.services import clients, tasks
+from bot.services import clients, complaints, deals, surveys, tasks
 from bot.services.clients import HISTORY_PAGE, ClientOverview
+from bot.services.complaints import ClientComplaints
+from bot.services.deals import Sums
+from bot.services.money import format_sums
 from bot.services.parsing import format_when
 from bot.services.tasks import HistoryTasks
 from bot.texts import client_status_label, interaction_kind_label
-from db.models import AttachmentKind, Client, ClientKind, Interaction, Task, User
+from db.models import (
+    AttachmentKind,
+    Client,
+    ClientChat,
+    ClientKind,
+    Interaction,
+    Survey,
+    Task,
+    User,
+)
 from db.types import utcnow
 
 handlers = Handlers("client_card")
@@ -35,6 +49,7 @@ handlers = Handlers("client_card")
 ENTRY_TEXT_MAX = 300
 NOTES_MAX = 600
 CARD_CONTACTS_MAX = 5
+ANSWER_COMMENT_MAX = 200
 
 
 def shorten(text: str, limit: int) -> str:
@@ -45,7 +60,60 @@ def local(moment: datetime, user: User) -> datetime:
     return moment.astimezone(ZoneInfo(user.timezone))
 
 
-def card_text(overview: ClientOverview, user: User) -> str:
+def open_deals_line(count: int, sums: Sums, user: User) -> str:
+    """ "💼 Open deals: 2 · 1,5 млн ₽"; several currencies are summed apart, biggest first."""
+    biggest = max(sums, key=lambda currency: sums[currency])
+    return _("💼 Open deals: {count} · {sums}").format(
+        count=count, sums=format_sums(sums, user.locale, biggest)
+    )
+
+
+NO_COMPLAINTS = ClientComplaints(0, 0, 0)
+
+
+@dataclass(frozen=True)
+class CardExtras:
+    """What other parts of the CRM add to a client's card: open deals, unresolved complaints,
+    the client's last survey answers and whether their Telegram is linked."""
+
+    open_deals: tuple[int, Sums] = (0, {})
+    complaints: ClientComplaints = NO_COMPLAINTS
+    answers: Sequence[Survey] = ()
+    chat: ClientChat | None = None
+
+
+async def card_extras(session: AsyncSession, user: User, client_id: int) -> CardExtras:
+    return CardExtras(
+        open_deals=await deals.client_open_deals(session, user, client_id),
+        complaints=await complaints.client_summary(session, user, client_id, utcnow()),
+        answers=await surveys.client_answers(session, user, client_id),
+        chat=await surveys.client_link_state(session, user, client_id),
+    )
+
+
+def complaints_line(summary: ClientComplaints) -> str:
+    line = _("⚠️ Open complaints: {count}").format(count=summary.open)
+    if summary.critical:
+        line += " · " + _("critical: {count}").format(count=summary.critical)
+    if summary.overdue:
+        line += " · " + _("⏰ overdue: {count}").format(count=summary.overdue)
+    return line
+
+
+def answer_line(survey: Survey, user: User) -> str:
+    assert survey.answered_at is not None
+    when = format_when(survey.answered_at, ZoneInfo(user.timezone), user.locale)
+    mark = "😟" if surveys.is_low(survey.kind, survey.score or 0) else "⭐"
+    text = f"{mark} {survey.kind.value.upper()} {survey.score} · {when}"
+    if survey.comment:
+        text += f" — “{escape(shorten(survey.comment, ANSWER_COMMENT_MAX))}”"
+    elif survey.voice_file_id:
+        text += " — 🎤"
+    return text
+
+
+def card_text(overview: ClientOverview, user: User, extras: CardExtras | None = None) -> str:
+    extras = extras or CardExtras()
     client = overview.client
     icon = "🏢" if client.kind is ClientKind.COMPANY else "👤"
     lines = [
@@ -96,6 +164,16 @@ def card_text(overview: ClientOverview, user: User) -> str:
                 ),
             )
         )
+    count, sums = extras.open_deals
+    if count and sums:
+        lines.append(open_deals_line(count, sums, user))
+    if extras.complaints.open:
+        lines.append(complaints_line(extras.complaints))
+    if extras.answers:
+        lines.append(_("Client's answers:"))
+        lines += [answer_line(survey, user) for survey in extras.answers]
+    if extras.chat is not None and extras.chat.opted_out_at is not None:
+        lines.append(_("🔕 The client opted out of surveys."))
     if client.notes:
         lines.append(_("Notes: {notes}").format(notes=escape(shorten(client.notes, NOTES_MAX))))
     return "\n".join(lines)
@@ -104,8 +182,9 @@ def card_text(overview: ClientOverview, user: User) -> str:
 async def send_card(message: Message, session: AsyncSession, user: User, client_id: int) -> None:
     """Sends the card as a new message. Client data is sent protected: no forwarding, no saving."""
     overview = await clients.overview(session, user, client_id)
+    extras = await card_extras(session, user, client_id)
     await message.answer(
-        card_text(overview, user),
+        card_text(overview, user, extras),
         reply_markup=card_keyboard(overview.client, user, has_files=overview.files > 0),
         protect_content=True,
     )
@@ -113,8 +192,9 @@ async def send_card(message: Message, session: AsyncSession, user: User, client_
 
 async def edit_card(message: Message, session: AsyncSession, user: User, client_id: int) -> None:
     overview = await clients.overview(session, user, client_id)
+    extras = await card_extras(session, user, client_id)
     await message.edit_text(
-        card_text(overview, user),
+        card_text(overview, user, extras),
         reply_markup=card_keyboard(overview.client, user, has_files=overview.files > 0),
     )
 

@@ -13,6 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.handlers.registry import Handlers
 from bot.keyboards.callbacks import ClientAction, ClientCb, SurveyLinkAction, SurveyLinkCb
@@ -103,8 +104,9 @@ async def ask_for_feedback(
     session: AsyncSession,
     settings: Settings,
     user: User,
+    clock: Clock,
 ) -> None:
-    await surveys.ask_now(session, user, callback_data.client_id, settings)
+    await surveys.ask_now(session, user, callback_data.client_id, settings, clock.now())
     await query.answer(
         _("The question goes out now; you'll be told if the answer is low."), show_alert=True
     )

@@ -94,6 +94,7 @@ class ClientAction(StrEnum):
     REMIND = "rm"
     DEALS = "d"
     NEW_DEAL = "nd"
+    COMPLAINT = "cp"  # a new complaint about this client
 
 
 class ClientCb(CallbackData, prefix="cl"):

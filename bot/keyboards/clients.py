@@ -6,7 +6,15 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.keyboards.callbacks import ClientAction, ClientCb, FormAction, FormCb, PickCb
+from bot.keyboards.callbacks import (
+    ClientAction,
+    ClientCb,
+    FormAction,
+    FormCb,
+    PickCb,
+    SurveyLinkAction,
+    SurveyLinkCb,
+)
 from bot.keyboards.common import nav_row
 from bot.texts import client_kind_label, client_status_label
 from db.models import Client, ClientKind, ClientStatus, Role, User
@@ -76,13 +84,20 @@ def card_keyboard(client: Client, user: User, *, has_files: bool) -> InlineKeybo
     add(_("📝 Log contact"), ClientAction.LOG)
     add(_("⏰ Reminder"), ClientAction.REMIND)
     add(_("🕘 History"), ClientAction.HISTORY)
+    add(_("💼 Deals"), ClientAction.DEALS)
     add(_("✏️ Edit"), ClientAction.EDIT)
     add(_("👥 Contacts"), ClientAction.CONTACTS)
     if has_files:
         add(_("📎 Files"), ClientAction.FILES)
     add(_("📍 Set location"), ClientAction.LOCATION)
+    add(_("⚠️ Complaint"), ClientAction.COMPLAINT)
     if user.role in (Role.HEAD, Role.ADMIN):
         add(_("🔁 Reassign"), ClientAction.REASSIGN)
+    for text, action in (
+        (_("🔗 Survey link"), SurveyLinkAction.LINK),
+        (_("📣 Ask for feedback"), SurveyLinkAction.ASK),
+    ):
+        builder.button(text=text, callback_data=SurveyLinkCb(action=action, client_id=client.id))
     builder.adjust(2)
     return builder.as_markup()
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -96,6 +97,42 @@ def clean_comment(raw: str | None) -> str:
     return parsing.clean_text(raw, limit=COMMENT_MAX)
 
 
+# Expected close dates: a day in the user's own calendar
+
+
+def _month_end(day: date) -> date:
+    first_of_next = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return first_of_next - timedelta(days=1)
+
+
+def quick_close_dates(today: date) -> dict[str, date]:
+    """The close dates offered as buttons, from the user's local today."""
+    end_of_month = _month_end(today)
+    return {
+        "in_2_weeks": today + timedelta(days=14),
+        "end_of_month": end_of_month,
+        "end_of_next_month": _month_end(end_of_month + timedelta(days=1)),
+    }
+
+
+def parse_close(text: str, now: datetime, tz: ZoneInfo) -> date:
+    """A typed close date (the contact log's parser), as a day in the user's zone. A date
+    alone means the end of that day, so today is still accepted."""
+    moment = parsing.parse_when(text, now, tz, default_hour=23)
+    return moment.astimezone(tz).date()
+
+
+def close_from_iso(value: str, today: date) -> date:
+    """A close date from a quick button (never trusted); a day already gone is refused."""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput() from None
+    if day < today:
+        raise InvalidInput(parsing.WHEN_PAST)
+    return day
+
+
 # Access
 
 
@@ -121,17 +158,20 @@ class Scope:
 
 
 async def check_scope(session: AsyncSession, actor: User, scope: Scope) -> None:
-    """Managers see their own deals; heads their department's (and each member's); admins all."""
+    """Managers see their own deals; heads their department's (and each member's); admins all.
+    Anything else is "not found", so a forged scope does not even learn that it exists."""
     if not actor.is_active:
         raise NotFound()
     if scope.owner_id is not None:
         if scope.owner_id == actor.id:
             return
-        require_role(actor, Role.HEAD, Role.ADMIN)
+        if actor.role not in (Role.HEAD, Role.ADMIN):
+            raise NotFound()
         if await UserRepository(session).get(scope.owner_id, visible_users(actor)) is None:
             raise NotFound()
         return
-    require_role(actor, Role.HEAD, Role.ADMIN)
+    if actor.role not in (Role.HEAD, Role.ADMIN):
+        raise NotFound()
     if actor.role is Role.HEAD and (
         scope.department_id is None or scope.department_id != actor.department_id
     ):
@@ -259,7 +299,13 @@ async def deals_page(
         conditions.append(Deal.stage == stage)
     else:
         conditions.append(Deal.stage.in_(OPEN_STAGES))
-    order = [Deal.closed_at.is_not(None), _stage_order(), Deal.expected_close_on, Deal.id]
+    order = [
+        Deal.closed_at.is_not(None),
+        _stage_order(),
+        Deal.expected_close_on.is_(None),  # dated first on SQLite and PostgreSQL alike
+        Deal.expected_close_on,
+        Deal.id,
+    ]
     deals = await session.scalars(
         select(Deal)
         .where(*conditions)
@@ -269,6 +315,32 @@ async def deals_page(
     )
     total = await session.scalar(select(func.count()).select_from(Deal).where(*conditions))
     return deals.all(), total or 0
+
+
+async def client_deals(
+    session: AsyncSession, actor: User, client_id: int, page: int = 0
+) -> tuple[Client, Sequence[Deal], int]:
+    """All deals of one client for its card, open first: whoever may see the client sees them,
+    also the won ones still credited to a former owner (a scope by owner would hide those)."""
+    client = await get_client(session, actor, client_id)
+    conditions = [Deal.client_id == client.id, visible_deals(actor)]
+    order = [
+        Deal.closed_at.is_not(None),
+        Deal.closed_at.desc(),
+        _stage_order(),
+        Deal.expected_close_on.is_(None),
+        Deal.expected_close_on,
+        Deal.id,
+    ]
+    deals = await session.scalars(
+        select(Deal)
+        .where(*conditions)
+        .order_by(*order)
+        .offset(max(page, 0) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    )
+    total = await session.scalar(select(func.count()).select_from(Deal).where(*conditions))
+    return client, deals.all(), total or 0
 
 
 def _stage_order() -> ColumnElement[int]:
@@ -489,7 +561,8 @@ async def change_stage(
     comment: str | None = None,
 ) -> Deal:
     """Moves a deal to `to_stage` if it is still at `expected_version`; otherwise DealChanged.
-    Won asks for the final amount; lost for a reason from the admin's list."""
+    Won asks for the final amount; lost for a reason from the admin's list (none while the
+    list is empty)."""
     deal = await get_deal(session, actor, deal_id)
     if deal.version != expected_version or deal.stage is to_stage:
         raise DealChanged()
@@ -507,9 +580,10 @@ async def change_stage(
             raise InvalidInput(N_("The amount must be more than zero."))
         values["amount_minor"] = amount_minor
     if to_stage is DealStage.LOST:
-        if lost_reason_id is None:
-            raise InvalidInput()
-        await catalog.pickable_item(session, ReferenceKind.LOST_REASON, lost_reason_id)
+        if lost_reason_id is not None:
+            await catalog.pickable_item(session, ReferenceKind.LOST_REASON, lost_reason_id)
+        elif await catalog.pickable_items(session, ReferenceKind.LOST_REASON):
+            raise InvalidInput()  # a reason is asked whenever the admin's list has any
         values["lost_reason_id"] = lost_reason_id
         values["lost_comment"] = clean_comment(comment) if comment else None
     result = await session.execute(
@@ -519,7 +593,9 @@ async def change_stage(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # someone else's change committed first
-        await session.rollback()
+        # Nothing was written: end the transaction without a rollback, which would expire
+        # everything the caller holds (the acting user too) and break its next attribute read.
+        await session.commit()
         raise DealChanged()
     session.add(
         DealStageChange(
@@ -536,8 +612,8 @@ async def change_stage(
     if kind is not None:
         session.add(Event(kind=kind, client_id=deal.client_id, deal_id=deal.id, actor_id=actor.id))
     await session.commit()
-    session.expire(deal)
-    return await get_deal(session, actor, deal.id)
+    session.expire(deal)  # the UPDATE above bypassed it; expired attributes reload on access
+    return await get_deal(session, actor, deal_id)
 
 
 async def update_deal(session: AsyncSession, actor: User, deal_id: int, field: str, value) -> Deal:
@@ -566,7 +642,8 @@ async def update_deal(session: AsyncSession, actor: User, deal_id: int, field: s
     deal.version += 1
     deal.last_activity_at = utcnow()
     await session.commit()
-    return await get_deal(session, actor, deal.id)
+    session.expire(deal)  # a new product line id must reload the product line itself
+    return await get_deal(session, actor, deal_id)
 
 
 async def touch_client_deals(session: AsyncSession, client_id: int, now: datetime) -> None:

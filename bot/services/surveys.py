@@ -21,9 +21,10 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, upd
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services import parsing
+from bot.services import parsing, slices
 from bot.services.clients import get_client
 from bot.services.errors import N_, DomainError, NotFound
+from bot.services.slices import WHOLE_COMPANY, Slice
 from db.models import (
     Client,
     ClientChat,
@@ -382,7 +383,9 @@ async def schedule_periodic(session: AsyncSession, now: datetime, settings: Sett
     return scheduled
 
 
-async def ask_now(session: AsyncSession, actor: User, client_id: int, settings: Settings) -> Survey:
+async def ask_now(
+    session: AsyncSession, actor: User, client_id: int, settings: Settings, now: datetime
+) -> Survey:
     """ "Ask for feedback" on a client card: an NPS now, within the same limits as the rest."""
     client = await get_client(session, actor, client_id)
     chat = await _active_chat(session, client.id)
@@ -390,7 +393,6 @@ async def ask_now(session: AsyncSession, actor: User, client_id: int, settings: 
         raise DomainError(
             N_("This client hasn't linked their Telegram or has opted out: give them the link.")
         )
-    now = utcnow()
     pending = await session.scalar(
         select(Survey.id).where(
             Survey.chat_id == chat.id,
@@ -599,7 +601,6 @@ async def close_loops(session: AsyncSession, client_id: int, now: datetime) -> N
         .where(
             Survey.client_id == client_id,
             Survey.alerted_at.is_not(None),
-            Survey.alerted_at <= now,
             Survey.loop_closed_at.is_(None),
         )
         .values(loop_closed_at=now)
@@ -655,23 +656,12 @@ async def figures(
     start: datetime,
     end: datetime,
     *,
-    owner_id: int | None = None,
-    department_id: int | None = None,
-    product_line_id: int | None = None,
-    region_id: int | None = None,
+    slice: Slice = WHOLE_COMPANY,
 ) -> SurveyFigures:
-    """Survey figures for surveys sent in [start, end), by the manager they count for, their
-    department, product line and the client's region. SQL aggregates only."""
+    """Survey figures for surveys sent in [start, end), for a slice (a survey counts for the
+    manager it was asked for; see bot.services.slices). SQL aggregates only."""
     filters: list[ColumnElement[bool]] = [Survey.sent_at >= start, Survey.sent_at < end]
-    if owner_id is not None:
-        filters.append(Survey.owner_id == owner_id)
-    if department_id is not None:
-        team = select(User.id).where(User.department_id == department_id)
-        filters.append(Survey.owner_id.in_(team.scalar_subquery()))
-    if product_line_id is not None:
-        filters.append(Survey.product_line_id == product_line_id)
-    if region_id is not None:
-        filters.append(Client.region_id == region_id)
+    filters += slices.conditions(slice, slices.SURVEYS) or []
     answered = Survey.status == SurveyStatus.ANSWERED
     nps = and_(answered, Survey.kind == SurveyKind.NPS)
     csat = and_(answered, Survey.kind == SurveyKind.CSAT)
