@@ -1,4 +1,5 @@
-"""Admin screens: departments and the reference lists everyone picks from."""
+"""Admin screens: departments, the reference lists everyone picks from, and the chance of a
+deal at each stage (it weights the pipeline's sums)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,16 @@ from bot.keyboards.admin import (
     department_kinds,
     inline_switch_keyboard,
     item_keyboard,
+    stages_keyboard,
 )
-from bot.keyboards.callbacks import CatalogAction, CatalogCb, InlineSwitchCb
+from bot.keyboards.callbacks import CatalogAction, CatalogCb, InlineSwitchCb, StageCb
 from bot.keyboards.common import nav_keyboard, step_keyboard
-from bot.services import app_settings
+from bot.services import app_settings, deals
 from bot.services import catalog as service
 from bot.services.access import require_role
-from bot.states import DepartmentForm, ReferenceForm
-from bot.texts import department_kind_label
+from bot.services.errors import InvalidInput
+from bot.states import DepartmentForm, ReferenceForm, StageForm
+from bot.texts import department_kind_label, stage_label
 from db.models import Department, DepartmentKind, ReferenceItem, ReferenceKind, Role, User
 
 handlers = Handlers("admin")
@@ -301,3 +304,67 @@ async def inline_switch(
     ).format(status=status)
     if isinstance(query.message, Message):
         await query.message.edit_text(text, reply_markup=inline_switch_keyboard(enabled))
+
+
+# Deal stages: the chance a deal at each open stage is won
+
+
+def stages_text() -> str:
+    return _(
+        "<b>Deal stages</b>: the chance a deal at each stage is won. The pipeline weights "
+        "sums by it. Tap a stage to change it."
+    )
+
+
+@handlers.callback_query(StageCb.filter(F.stage == ""))
+async def stages(query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User):
+    require_role(user, Role.ADMIN)
+    percents = await deals.probabilities(session)
+    await state.clear()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(stages_text(), reply_markup=stages_keyboard(percents))
+
+
+@handlers.callback_query(StageCb.filter(F.stage != ""))
+async def stage_picked(
+    query: CallbackQuery,
+    callback_data: StageCb,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User,
+) -> None:
+    require_role(user, Role.ADMIN)
+    stage = deals.stage_from(callback_data.stage)
+    if not stage.is_open:
+        raise InvalidInput()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await state.set_data({"stage": stage.value})
+        await query.message.edit_reply_markup(reply_markup=None)
+        await go(StageForm.probability, query.message, state, session, user)
+
+
+@step(StageForm.probability, expects_text=True)
+async def ask_probability(message: Message, state: FSMContext, session, user) -> None:
+    stage = deals.stage_from((await state.get_data()).get("stage", ""))
+    percent = (await deals.probabilities(session))[stage]
+    await message.answer(
+        _("<b>{stage}</b>: the chance now is {percent}%. Type a new one, from 0 to 100.").format(
+            stage=stage_label(stage), percent=percent
+        ),
+        reply_markup=nav_keyboard(),
+    )
+
+
+@handlers.message(StageForm.probability, F.text)
+async def probability_typed(
+    message: Message, state: FSMContext, session: AsyncSession, user: User
+) -> None:
+    percent = deals.parse_probability(message.text or "")
+    stage = deals.stage_from((await state.get_data()).get("stage", ""))
+    percents = await deals.set_probability(session, user, stage, percent)
+    await state.clear()
+    await message.answer(
+        _("Saved.") + "\n\n" + stages_text(), reply_markup=stages_keyboard(percents)
+    )

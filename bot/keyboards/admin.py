@@ -6,10 +6,17 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.keyboards.callbacks import CatalogAction, CatalogCb, InlineSwitchCb
+from bot.keyboards.callbacks import CatalogAction, CatalogCb, InlineSwitchCb, StageCb
 from bot.keyboards.common import PAGE_SIZE, pager_row
-from bot.texts import department_kind_label, reference_kind_label
-from db.models import Department, DepartmentKind, ReferenceItem, ReferenceKind
+from bot.texts import department_kind_label, reference_kind_label, stage_label
+from db.models import (
+    OPEN_STAGES,
+    DealStage,
+    Department,
+    DepartmentKind,
+    ReferenceItem,
+    ReferenceKind,
+)
 
 DEPARTMENTS = "department"
 
@@ -28,12 +35,27 @@ def admin_home_keyboard() -> InlineKeyboardMarkup:
         (ReferenceKind.INDUSTRY.value, "🏭"),
         (ReferenceKind.REGION.value, "🗺"),
         (ReferenceKind.LEAD_SOURCE.value, "📣"),
+        (ReferenceKind.LOST_REASON.value, "❌"),
     ):
         builder.button(
             text=f"{icon} {catalog_title(catalog)}",
             callback_data=CatalogCb(action=CatalogAction.LIST, catalog=catalog),
         )
+    builder.button(text=_("🎯 Deal stages"), callback_data=StageCb())
     builder.button(text=_("📲 Inline search"), callback_data=InlineSwitchCb())
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def stages_keyboard(percents: dict[DealStage, int]) -> InlineKeyboardMarkup:
+    """An open stage per button with its chance, then back to the admin's home."""
+    builder = InlineKeyboardBuilder()
+    for stage in OPEN_STAGES:
+        builder.button(
+            text=f"{stage_label(stage)}: {percents[stage]}%",
+            callback_data=StageCb(stage=stage.value),
+        )
+    builder.button(text=_("← Back"), callback_data=CatalogCb(action=CatalogAction.HOME))
     builder.adjust(1)
     return builder.as_markup()
 

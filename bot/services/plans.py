@@ -130,7 +130,8 @@ async def check_subject(
     session: AsyncSession, actor: User, subject: PlanSubject, subject_id: int, *, write: bool
 ) -> None:
     """Reading: a manager their own plan, a head their department's and its members', admins
-    all. Writing: heads for their department's managers, admins for anyone and departments."""
+    all. Writing: heads for their department's managers, admins for anyone and departments.
+    Anything else is "not found": forged ids learn nothing."""
     if not actor.is_active:
         raise NotFound()
     if subject is PlanSubject.DEPARTMENT:
@@ -143,7 +144,8 @@ async def check_subject(
         return
     if subject_id == actor.id and not write:
         return
-    require_role(actor, Role.HEAD, Role.ADMIN)
+    if actor.role not in (Role.HEAD, Role.ADMIN):
+        raise NotFound()
     target = await UserRepository(session).get(subject_id, visible_users(actor))
     if target is None or (actor.role is Role.HEAD and (target.id == actor.id)):
         raise NotFound()
@@ -209,7 +211,8 @@ def _grow(value: int, percent: int, *, step: int = 1) -> int:
 
 async def team(session: AsyncSession, actor: User) -> tuple[PlanSubject, list[tuple[int, str]]]:
     """Whose plans the actor sets: a head their managers, an admin the departments."""
-    require_role(actor, Role.HEAD, Role.ADMIN)
+    if not actor.is_active or actor.role not in (Role.HEAD, Role.ADMIN):
+        raise NotFound()
     if actor.role is Role.ADMIN:
         rows = await session.execute(
             select(Department.id, Department.name)
@@ -246,22 +249,27 @@ async def grow_from_last_year(
     session: AsyncSession, actor: User, month: str, percent: int, tz: ZoneInfo, currency: str
 ) -> int:
     """Each member's plan: the fact of the same month last year + `percent`% (revenue rounded
-    to whole currency units); returns how many plans were set."""
+    to whole currency units); returns how many plans were set. A member with no figures that
+    month (joined since) keeps their plan rather than getting an all-zero one."""
     if not -100 < percent <= GROWTH_MAX:
         raise InvalidInput(N_("Type a whole number of per cent, for example: 10."))
     subject, members = await team(session, actor)
     last_year = shift_month(month, -12)
     start, end = month_bounds(last_year, tz)
     found = await facts(session, subject, [i for i, _ in members], start, end, currency)
+    grown = 0
     for subject_id, _name in members:
         fact = found[subject_id]
+        if fact == Figures():
+            continue
         figures = Figures(
             _grow(fact.revenue_minor, percent, step=100),
             _grow(fact.deals_won, percent),
             _grow(fact.interactions, percent),
         )
         await set_plan(session, actor, subject, subject_id, month, figures)
-    return len(members)
+        grown += 1
+    return grown
 
 
 def parse_percent(raw: str) -> int:
