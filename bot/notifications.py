@@ -44,6 +44,7 @@ from db.models import (
 SNIPPET = 600  # a description quoted in a notification, so the message stays short
 
 DEAL_EVENTS = (EventKind.DEAL_CREATED, EventKind.DEAL_WON, EventKind.DEAL_LOST)
+COMPLAINT_EVENTS = tuple(kind for kind in EventKind if kind.value.startswith("complaint_"))
 SURVEY_EVENTS = (EventKind.SURVEY_LOW_SCORE, EventKind.SURVEY_COMMENT, EventKind.SURVEY_PROMOTER)
 
 
@@ -97,8 +98,14 @@ def complaint_head(complaint: Complaint, user: User) -> list[str]:
 
 
 def complaint_text(
-    kind: EventKind, complaint: Complaint, user: User, change: ComplaintChange | None
+    kind: EventKind,
+    complaint: Complaint,
+    user: User,
+    change: ComplaintChange | None,
+    assignee: User | None = None,
 ) -> str:
+    """Says what the change did (its status, severity, assignee, resolution), not how the
+    complaint stands now: two changes can fall between two sweeps."""
     zone = ZoneInfo(user.timezone)
     due = format_when(complaint.sla_due_at, zone, user.locale)
     comment = escape(_short(change.comment)) if change and change.comment else ""
@@ -111,22 +118,25 @@ def complaint_text(
             ),
         ]
     elif kind is EventKind.COMPLAINT_ASSIGNED:
-        assignee = complaint.assignee.full_name if complaint.assignee else "—"
-        if complaint.assignee_id == user.id:
+        person = assignee or complaint.assignee
+        if person is not None and person.id == user.id:
             title = _("📥 <b>A complaint is assigned to you</b>")
         else:
-            title = _("📥 <b>Complaint assigned to {name}</b>").format(name=escape(assignee))
+            name = person.full_name if person else "—"
+            title = _("📥 <b>Complaint assigned to {name}</b>").format(name=escape(name))
         body = [
             escape(_short(complaint.description)),
             _("To be resolved by {when}.").format(when=due),
         ]
     elif kind is EventKind.COMPLAINT_RESOLVED:
         title = _("✅ <b>Complaint resolved</b>")
-        body = [_("Resolution: {text}").format(text=escape(_short(complaint.resolution or "")))]
+        resolution = (change.comment if change else None) or complaint.resolution or ""
+        body = [_("Resolution: {text}").format(text=escape(_short(resolution)))]
     elif kind is EventKind.COMPLAINT_SEVERITY:
-        title = _("Severity changed to {severity}").format(
-            severity=severity_label(complaint.severity)
-        )
+        severity = complaint.severity
+        if change is not None and change.value in set(ComplaintSeverity):
+            severity = ComplaintSeverity(change.value)
+        title = _("Severity changed to {severity}").format(severity=severity_label(severity))
         body = [_("To be resolved by {when}.").format(when=due)]
     elif kind is EventKind.COMPLAINT_REASSIGN_ASKED:
         actor = change.actor.full_name if change and change.actor else "—"
@@ -142,15 +152,18 @@ def complaint_text(
             ),
         ]
     else:  # COMPLAINT_STATUS
-        title = _("Complaint status: <b>{status}</b>").format(
-            status=complaint_status_label(complaint.status)
-        )
+        status = change.to_status if change and change.to_status else complaint.status
+        title = _("Complaint status: <b>{status}</b>").format(status=complaint_status_label(status))
         body = [comment] if comment else []
     return "\n".join([title, *complaint_head(complaint, user), *body])
 
 
 async def _complaint_recipients(
-    session: AsyncSession, event: Event, complaint: Complaint
+    session: AsyncSession,
+    event: Event,
+    complaint: Complaint,
+    change: ComplaintChange | None,
+    assignee: User | None,
 ) -> list[User]:
     owner = complaint.client.owner
     heads = list(await complaints.queue_heads(session, complaint.department_id))
@@ -159,7 +172,7 @@ async def _complaint_recipients(
         # The service head and admins act on it; sales must never visit an angry client unaware.
         return [*heads, *await complaints.admins(session), owner]
     if kind is EventKind.COMPLAINT_ASSIGNED:
-        return [u for u in (complaint.assignee, owner) if u is not None]
+        return [u for u in (assignee or complaint.assignee, owner) if u is not None]
     if kind is EventKind.COMPLAINT_RESOLVED:
         return [owner, complaint.reporter]
     if kind is EventKind.COMPLAINT_REASSIGN_ASKED:
@@ -173,9 +186,19 @@ async def _complaint_recipients(
         return people
     # A status or severity change: the owner always; the assignee when it came back to them.
     people = [owner]
-    if complaint.assignee is not None and complaint.status.is_active:
+    status = change.to_status if change and change.to_status else complaint.status
+    if complaint.assignee is not None and status.is_active:
         people.append(complaint.assignee)
     return people
+
+
+async def _assignee_of(session: AsyncSession, change: ComplaintChange | None) -> User | None:
+    """Whom an assignment gave the complaint to (it may have been reassigned since)."""
+    if change is None or change.kind != complaints.ChangeKind.ASSIGNED.value:
+        return None
+    if not change.value or not change.value.isdigit():
+        return None
+    return await session.get(User, int(change.value))
 
 
 async def _latest_change(session: AsyncSession, event: Event) -> ComplaintChange | None:
@@ -186,7 +209,11 @@ async def _latest_change(session: AsyncSession, event: Event) -> ComplaintChange
     earlier = await session.scalar(
         select(func.count())
         .select_from(Event)
-        .where(Event.complaint_id == event.complaint_id, Event.id < event.id)
+        .where(
+            Event.complaint_id == event.complaint_id,
+            Event.kind.in_(COMPLAINT_EVENTS),
+            Event.id < event.id,
+        )
     )
     return await session.scalar(
         select(ComplaintChange)
@@ -271,10 +298,13 @@ async def _notify(
     if complaint is None:
         return 0
     change = await _latest_change(session, event)
-    people = _unique(await _complaint_recipients(session, event, complaint), event.actor_id)
+    assignee = await _assignee_of(session, change)
+    people = _unique(
+        await _complaint_recipients(session, event, complaint, change, assignee), event.actor_id
+    )
     for person in people:
         with i18n.use_locale(person.locale):
-            text = complaint_text(event.kind, complaint, person, change)
+            text = complaint_text(event.kind, complaint, person, change, assignee)
             buttons = complaint_buttons(complaint)
         queued += await outbox.enqueue(
             session,

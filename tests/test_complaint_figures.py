@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.complaints import ComplaintFigures, figures
 from bot.services.parsing import normalize_name, search_key
+from bot.services.slices import Slice
 from db.models import (
     Client,
     ClientKind,
@@ -123,21 +124,21 @@ async def test_company_figures_for_november(session: AsyncSession, data: dict[st
 
 async def test_figures_by_the_owners_department(session: AsyncSession, data: dict[str, int]):
     # C1's complaints: opened 1, 2, 3; resolved 1, 2 (2 late); backlog 3 (overdue).
-    result = await figures(session, *NOVEMBER, owner_department_id=data["sales_a"])
+    result = await figures(session, *NOVEMBER, slice=Slice(department_id=data["sales_a"]))
     assert result == ComplaintFigures(3, 2, 25.0, 2, 2 / 3, 1)
 
 
 async def test_figures_by_product_line(session: AsyncSession, data: dict[str, int]):
     # P1: opened 1, 2, 4; resolved 1, 2 (2 late); backlog 4 (not yet due).
-    result = await figures(session, *NOVEMBER, product_line_id=data["p1"])
+    result = await figures(session, *NOVEMBER, slice=Slice(product_line_id=data["p1"]))
     assert result == ComplaintFigures(3, 2, 25.0, 1, 0.5, 1)
 
 
 async def test_figures_by_region_and_by_owner(session: AsyncSession, data: dict[str, int]):
     # C2 (region R2, owner M2): opened 4, 7; resolved 5 (late, 174 h); backlog 4, 7 (7 overdue).
     expected = ComplaintFigures(2, 1, 174.0, 2, 1.0, 2)
-    assert await figures(session, *NOVEMBER, region_id=data["r2"]) == expected
-    assert await figures(session, *NOVEMBER, owner_id=data["m2"]) == expected
+    assert await figures(session, *NOVEMBER, slice=Slice(region_id=data["r2"])) == expected
+    assert await figures(session, *NOVEMBER, slice=Slice(owner_id=data["m2"])) == expected
 
 
 async def test_the_backlog_is_counted_at_the_periods_end(

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.parsing import normalize_name, search_key
+from bot.services.slices import Slice
 from bot.services.surveys import SurveyFigures, figures
 from db.models import (
     Client,
@@ -141,7 +142,7 @@ async def test_company_survey_figures(session: AsyncSession, data: dict[str, int
 
 async def test_survey_figures_by_manager(session: AsyncSession, data: dict[str, int]):
     # M1: 1, 2, 5, 7, 8 sent; NPS 10, 9 → 100; CSAT 2, 4 → 3.0, half satisfied.
-    assert await figures(session, *NOVEMBER, owner_id=data["m1"]) == SurveyFigures(
+    assert await figures(session, *NOVEMBER, slice=Slice(owner_id=data["m1"])) == SurveyFigures(
         5, 4, 0.8, 100.0, 2, 3.0, 0.5, 2, 1, 0
     )
 
@@ -149,11 +150,11 @@ async def test_survey_figures_by_manager(session: AsyncSession, data: dict[str, 
 async def test_survey_figures_by_department_and_region(session: AsyncSession, data: dict[str, int]):
     # D2 (M2, whose client is in R2): 3, 4, 6, 9 sent; NPS 5, 7 → −50; CSAT 5.
     expected = SurveyFigures(4, 3, 0.75, -50.0, 2, 5.0, 1.0, 1, 1, 1)
-    assert await figures(session, *NOVEMBER, department_id=data["d2"]) == expected
-    assert await figures(session, *NOVEMBER, region_id=data["r2"]) == expected
+    assert await figures(session, *NOVEMBER, slice=Slice(department_id=data["d2"])) == expected
+    assert await figures(session, *NOVEMBER, slice=Slice(region_id=data["r2"])) == expected
 
 
 async def test_survey_figures_by_product_line(session: AsyncSession, data: dict[str, int]):
-    assert await figures(session, *NOVEMBER, product_line_id=data["p1"]) == SurveyFigures(
-        2, 2, 1.0, None, 0, 4.5, 1.0, 2, 0, 0
-    )
+    assert await figures(
+        session, *NOVEMBER, slice=Slice(product_line_id=data["p1"])
+    ) == SurveyFigures(2, 2, 1.0, None, 0, 4.5, 1.0, 2, 0, 0)

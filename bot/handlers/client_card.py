@@ -24,17 +24,24 @@ from bot.keyboards.clients import card_keyboard
 from bot.keyboards.common import pager_row
 from bot.services import clients, complaints, deals, surveys, tasks
 from bot.services.clients import HISTORY_PAGE, ClientOverview
-from bot.services.complaints import ClientComplaints
+from bot.services.complaints import ChangeKind, ClientComplaints
 from bot.services.deals import Sums
 from bot.services.money import format_sums
 from bot.services.parsing import format_when
 from bot.services.tasks import HistoryTasks
-from bot.texts import client_status_label, interaction_kind_label
+from bot.texts import (
+    SEVERITY_MARK,
+    client_status_label,
+    complaint_status_label,
+    interaction_kind_label,
+)
 from db.models import (
     AttachmentKind,
     Client,
     ClientChat,
     ClientKind,
+    Complaint,
+    ComplaintChange,
     Interaction,
     Survey,
     Task,
@@ -248,6 +255,32 @@ def history_entry(entry: Interaction, user: User) -> str:
 TASK_TEXT_MAX = 150
 
 
+def complaint_entry(change: ComplaintChange, complaint: Complaint, user: User) -> str:
+    """A complaint's step in the client's history: opened, a status change, an escalation."""
+    when = format_when(change.created_at, ZoneInfo(user.timezone), user.locale)
+    mark = SEVERITY_MARK[complaint.severity]
+    if change.kind == ChangeKind.ESCALATED:
+        what = _("overdue: escalated")
+    elif change.kind == ChangeKind.OPENED:
+        what = _("opened")
+    else:
+        what = complaint_status_label(change.to_status) if change.to_status else "—"
+    line = _("{mark} Complaint #{number} · {what} · {when}").format(
+        mark=mark, number=complaint.id, what=what, when=when
+    )
+    text = f"<b>{line}</b>"
+    if change.kind == ChangeKind.OPENED:
+        text += "\n" + escape(shorten(complaint.description, ENTRY_TEXT_MAX))
+    elif change.comment:
+        text += "\n" + escape(shorten(change.comment, ENTRY_TEXT_MAX))
+    return text
+
+
+def answer_entry(survey: Survey, user: User) -> str:
+    """A client's survey answer in their history."""
+    return "<b>" + _("Client's answer") + "</b>\n" + answer_line(survey, user)
+
+
 def open_task_line(task: Task, user: User, now: datetime) -> str:
     when = format_when(task.due_at, ZoneInfo(user.timezone), user.locale)
     mark = "⚠️ " if task.due_at < now else ""
@@ -273,6 +306,7 @@ def history_view(
     *,
     with_tasks: HistoryTasks | None = None,
     now: datetime | None = None,
+    more: Sequence[tuple[datetime, str]] = (),
 ) -> tuple[str, InlineKeyboardMarkup]:
     """One page of the timeline, newest first: contacts logged and tasks done in the same
     span; the first page starts with the open tasks."""
@@ -285,6 +319,7 @@ def history_view(
         parts.append(_("<b>⏰ Open tasks</b>") + "\n" + "\n".join(lines))
     timeline = [(entry.occurred_at, history_entry(entry, user)) for entry in entries]
     timeline += [(task.done_at, done_task_entry(task, user)) for task in done if task.done_at]
+    timeline += list(more)
     parts += [text for _moment, text in sorted(timeline, key=lambda item: item[0], reverse=True)]
     if (page + 1) * HISTORY_PAGE >= total:  # the oldest page ends where the client began
         parts.append(
@@ -313,10 +348,17 @@ async def show_history(
     page = max(callback_data.page, 0)
     client, entries, total = await clients.history(session, user, callback_data.client_id, page)
     found = await tasks.history_page_tasks(session, user, client.id, page, entries, total)
+    since, before = await clients.history_span(session, user, client.id, page, entries, total)
+    steps = await complaints.client_timeline(session, user, client.id, since, before)
+    answers = await surveys.client_timeline(session, user, client.id, since, before)
+    more = [
+        (change.created_at, complaint_entry(change, complaint, user)) for change, complaint in steps
+    ]
+    more += [(a.answered_at, answer_entry(a, user)) for a in answers if a.answered_at]
     await query.answer()
     if isinstance(query.message, Message):
         text, keyboard = history_view(
-            client, list(entries), total, page, user, with_tasks=found, now=clock.now()
+            client, list(entries), total, page, user, with_tasks=found, now=clock.now(), more=more
         )
         await query.message.edit_text(text, reply_markup=keyboard)
 

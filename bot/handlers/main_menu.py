@@ -3,7 +3,17 @@ button in the middle of a question opens that section instead of being taken as 
 
 from aiogram import F
 
-from bot.handlers import admin, clients, common, contact_log, settings, tasks, team
+from bot.handlers import (
+    admin,
+    clients,
+    common,
+    complaints,
+    contact_log,
+    pipeline,
+    settings,
+    tasks,
+    team,
+)
 from bot.handlers.registry import Handlers
 from bot.keyboards import menu
 
@@ -11,6 +21,8 @@ handlers = Handlers("main_menu")
 
 handlers.message(F.text == menu.ADMIN)(admin.open_admin)
 handlers.message(F.text == menu.CLIENTS)(clients.clients_screen)
+handlers.message(F.text == menu.COMPLAINTS)(complaints.complaints_screen)
+handlers.message(F.text == menu.DEALS)(pipeline.deals_screen)
 handlers.message(F.text == menu.HELP)(common.help_command)
 handlers.message(F.text == menu.LOG_CONTACT)(contact_log.start_from_menu)
 handlers.message(F.text == menu.SETTINGS)(settings.open_settings)

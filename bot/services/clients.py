@@ -387,3 +387,23 @@ async def history(
         client.id, max(page, 0) * HISTORY_PAGE, HISTORY_PAGE
     )
     return client, entries, total
+
+
+async def history_span(
+    session: AsyncSession,
+    actor: User,
+    client_id: int,
+    page: int,
+    entries: Sequence[Interaction],
+    total: int,
+) -> tuple[datetime | None, datetime | None]:
+    """[from, before) of one page of the client's history: from this page's oldest contact to
+    the previous page's oldest one (either bound open), so everything else in the timeline
+    (tasks done, complaint steps, survey answers) shows on exactly one page."""
+    last_page = (page + 1) * HISTORY_PAGE >= total
+    since = None if last_page or not entries else entries[-1].occurred_at
+    before = None
+    if page > 0:
+        _client, newer, _total = await history(session, actor, client_id, page - 1)
+        before = newer[-1].occurred_at if newer else None
+    return since, before

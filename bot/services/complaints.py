@@ -19,11 +19,12 @@ from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services import catalog, parsing
+from bot.services import catalog, parsing, slices
 from bot.services.access import visible_clients
 from bot.services.clients import get_client
 from bot.services.contact_log import ATTACHMENTS_MAX, AttachmentDraft
 from bot.services.errors import N_, DomainError, InvalidInput, NotFound
+from bot.services.slices import WHOLE_COMPANY, Slice
 from db.models import (
     ACTIVE_COMPLAINT,
     Attachment,
@@ -427,7 +428,9 @@ async def _apply(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # someone else's change committed first
-        await session.rollback()
+        # Nothing was written: end the transaction without a rollback, which would expire
+        # everything the caller holds (the acting user too).
+        await session.commit()
         raise ComplaintChanged()
     new_status = values.get("status")
     _record(
@@ -442,9 +445,10 @@ async def _apply(
         comment=comment,
         now=now,
     )
+    complaint_id = complaint.id  # read before expiring: an expired id would load lazily
     await session.commit()
     session.expire(complaint)
-    return await get_complaint(session, actor, complaint.id)
+    return await get_complaint(session, actor, complaint_id)
 
 
 async def take(
@@ -882,10 +886,14 @@ async def history(session: AsyncSession, actor: User, complaint_id: int) -> Comp
 
 
 async def client_timeline(
-    session: AsyncSession, actor: User, client_id: int, since: datetime | None
+    session: AsyncSession,
+    actor: User,
+    client_id: int,
+    since: datetime | None,
+    before: datetime | None = None,
 ) -> Sequence[tuple[ComplaintChange, Complaint]]:
-    """Complaint steps on a client (opened, status changes, escalations) since a moment, for
-    the client's history."""
+    """Complaint steps on a client (opened, status changes, escalations) in [since, before),
+    for one page of the client's history (clients.history_span)."""
     conditions = [
         Complaint.client_id == client_id,
         visible_complaints(actor),
@@ -895,6 +903,8 @@ async def client_timeline(
     ]
     if since is not None:
         conditions.append(ComplaintChange.created_at >= since)
+    if before is not None:
+        conditions.append(ComplaintChange.created_at < before)
     rows = await session.execute(
         select(ComplaintChange, Complaint)
         .join(Complaint, Complaint.id == ComplaintChange.complaint_id)
@@ -923,24 +933,12 @@ async def figures(
     start: datetime,
     end: datetime,
     *,
-    owner_department_id: int | None = None,
-    owner_id: int | None = None,
-    product_line_id: int | None = None,
-    region_id: int | None = None,
+    slice: Slice = WHOLE_COMPANY,
 ) -> ComplaintFigures:
     """Opened and resolved in [start, end), their average resolution time, SLA breaches and
-    the backlog at `end`, by the client owner's department or the owner, product line and
-    region. SQL aggregates only."""
-    filters: list[ColumnElement[bool]] = []
-    if owner_id is not None:
-        filters.append(Client.owner_id == owner_id)
-    if owner_department_id is not None:
-        team = select(User.id).where(User.department_id == owner_department_id)
-        filters.append(Client.owner_id.in_(team.scalar_subquery()))
-    if product_line_id is not None:
-        filters.append(Complaint.product_line_id == product_line_id)
-    if region_id is not None:
-        filters.append(Client.region_id == region_id)
+    the backlog at `end`, for a slice (a complaint counts for its client's owner; see
+    bot.services.slices). SQL aggregates only."""
+    filters = slices.conditions(slice, slices.COMPLAINTS) or []
 
     def base(*conditions: ColumnElement[bool]):
         return (

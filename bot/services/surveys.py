@@ -170,7 +170,7 @@ async def consent(
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:
-        await session.rollback()
+        await session.commit()  # nothing was written; a rollback would expire the caller's objects
         return None
     chat = ClientChat(
         telegram_id=telegram_id,
@@ -511,7 +511,7 @@ async def answer(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # answered already (a second tap), expired or skipped
-        await session.rollback()
+        await session.commit()  # nothing was written; a rollback would expire the caller's objects
         raise SurveyGone()
     if low:
         session.add(
@@ -577,7 +577,7 @@ async def add_comment(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        await session.rollback()
+        await session.commit()  # nothing was written; a rollback would expire the caller's objects
         raise SurveyGone()
     if survey.alerted_at is not None:
         session.add(
@@ -621,6 +621,26 @@ async def client_answers(
         .where(Survey.client_id == client_id, Survey.status == SurveyStatus.ANSWERED)
         .order_by(Survey.answered_at.desc(), Survey.id.desc())
         .limit(limit)
+    )
+    return rows.all()
+
+
+async def client_timeline(
+    session: AsyncSession,
+    actor: User,
+    client_id: int,
+    since: datetime | None,
+    before: datetime | None = None,
+) -> Sequence[Survey]:
+    """The client's answers in [since, before), for one page of its history."""
+    await get_client(session, actor, client_id)
+    conditions = [Survey.client_id == client_id, Survey.status == SurveyStatus.ANSWERED]
+    if since is not None:
+        conditions.append(Survey.answered_at >= since)
+    if before is not None:
+        conditions.append(Survey.answered_at < before)
+    rows = await session.scalars(
+        select(Survey).where(*conditions).order_by(Survey.answered_at.desc()).limit(30)
     )
     return rows.all()
 

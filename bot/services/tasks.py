@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import parsing
 from bot.services.access import visible_clients
-from bot.services.clients import HISTORY_PAGE, get_client
-from bot.services.clients import history as client_history
+from bot.services.clients import get_client, history_span
 from bot.services.errors import N_, InvalidInput, NotFound
 from db.models import Client, Interaction, Task, TaskStatus, User
 
@@ -320,15 +319,9 @@ async def history_page_tasks(
     entries: Sequence[Interaction],
     total: int,
 ) -> HistoryTasks:
-    """The tasks for one page of the client's history (bot/services/clients.history): done
-    between this page's oldest contact and the previous page's oldest one, so each done task
-    shows on exactly one page; the open ones on the first page."""
-    last_page = (page + 1) * HISTORY_PAGE >= total
-    done_from = None if last_page or not entries else entries[-1].occurred_at
-    done_before = None
-    if page > 0:
-        _client, newer, _total = await client_history(session, actor, client_id, page - 1)
-        done_before = newer[-1].occurred_at if newer else None
+    """The tasks for one page of the client's history: done ones within the page's span
+    (clients.history_span), the open ones on the first page."""
+    done_from, done_before = await history_span(session, actor, client_id, page, entries, total)
     return await history_tasks(
         session,
         actor,
