@@ -291,6 +291,7 @@ class Client(Base):
         Index("ix_clients_phone", "phone"),
         Index("ix_clients_email", "email"),
         Index("ix_clients_inn", "inn"),
+        Index("ix_clients_owner_created", "owner_id", "created_at"),  # KPIs: new clients
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -351,6 +352,9 @@ class Interaction(Base):
     __table_args__ = (
         Index("ix_interactions_client_occurred", "client_id", "occurred_at"),
         Index("ix_interactions_next_step_due", "next_step_due_at"),
+        # KPIs: contacts by kind, day and client attribute, read from the index alone
+        Index("ix_interactions_author_occurred", "author_id", "occurred_at", "kind"),
+        Index("ix_interactions_occurred", "occurred_at", "kind", "client_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -462,6 +466,10 @@ class Deal(Base):
         Index("ix_deals_owner_stage", "owner_id", "stage"),
         Index("ix_deals_client_stage", "client_id", "stage"),
         Index("ix_deals_stage_closed", "stage", "closed_at"),
+        # KPIs: deals opened and closed in a period, per owner and company-wide
+        Index("ix_deals_owner_created", "owner_id", "created_at"),
+        Index("ix_deals_owner_closed", "owner_id", "closed_at"),
+        Index("ix_deals_created", "created_at", "client_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
