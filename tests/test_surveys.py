@@ -10,17 +10,22 @@ import re
 import struct
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from bot.keyboards.callbacks import ConsentCb, SurveyCb
+from bot.services import complaints
+from bot.services.complaints import ComplaintDraft
 from db.models import (
     ClientChat,
     ClientLink,
+    ComplaintSeverity,
+    ContactPerson,
     Survey,
     SurveyKind,
     SurveyStatus,
     SurveyTrigger,
     Task,
+    User,
 )
 from tests.conftest import Db
 from tests.fake_telegram import FakeTelegram, FakeUser
@@ -318,3 +323,66 @@ async def test_periodic_surveys_are_spread_and_a_blocked_client_is_skipped(fake,
     await open_card(manager, "Beta")
     reply = await manager.press("📣 Ask for feedback")
     assert "hasn't linked their Telegram" in reply.callback_answer["text"]
+
+
+async def test_a_resolved_complaint_asks_csat_a_day_later_and_never_nps_too(fake, bot, db):
+    manager, head = await team(fake)
+    client_id = await add_client(db, manager, "Acme")
+    client, _ = await client_agrees(fake, await survey_link(manager, "Acme"))
+    async with db.session_factory() as session:
+        staff = {u.telegram_id: u for u in await session.scalars(select(User))}
+        author = staff[manager.id]
+        draft = ComplaintDraft(
+            client_id=client_id, severity=ComplaintSeverity.HIGH, description="Leak"
+        )
+        complaint = await complaints.open_complaint(
+            session, author, draft, bot.settings, now=bot.clock.now()
+        )
+        # No service department here: the complaint's owner's head resolves it.
+        await complaints.resolve(
+            session, staff[1001], complaint.id, 1, "Seal replaced", now=bot.clock.now()
+        )
+    await bot.sweep()
+    (survey,) = await surveys_of(db)
+    assert (survey.kind, survey.trigger, survey.complaint_id) == (
+        SurveyKind.CSAT,
+        SurveyTrigger.COMPLAINT_RESOLVED,
+        complaint.id,
+    )
+    bot.clock.advance(hours=23)
+    await bot.sweep()
+    assert not any("How satisfied" in m.content for m in client.messages)
+    bot.clock.advance(hours=1, minutes=1)
+    await bot.sweep()
+    question = client.last
+    assert "How satisfied are you with how we handled your recent request" in question.text
+    assert question.button_labels() == ["1", "2", "3", "4", "5"]
+    reply = await client.press("2", message=question)
+    assert "Your answer: 2 (of 1–5)" in reply.edits[-1].text
+    await client.send_voice()  # a voice note as the comment
+    survey = (await surveys_of(db))[0]
+    assert survey.voice_file_id and survey.comment is None
+    await bot.sweep()
+    alert = next(m.content for m in head.messages if "Low score" in m.content)
+    assert f"Acme gave CSAT 2 (after complaint #{complaint.id} was resolved)" in alert
+    assert any("🎤 a voice note" in m.content for m in manager.messages)
+    # The same complaint never asks again, whatever happens to it.
+    await bot.sweep()
+    assert len(await surveys_of(db)) == 1
+
+
+async def test_a_link_for_one_of_the_clients_contact_persons(fake, bot, db):
+    manager, _ = await team(fake)
+    client_id = await add_client(db, manager, "Acme")
+    await db.execute(insert(ContactPerson).values(client_id=client_id, name="Maria Buyer"))
+    await open_card(manager, "Acme")
+    reply = await manager.press("🔗 Survey link")
+    assert reply.last.text == "Whom is the link for?"
+    assert reply.last.button_labels() == ["🏢 Acme", "👤 Maria Buyer"]
+    reply = await manager.press("👤 Maria Buyer")
+    assert "Survey link for Acme · Maria Buyer" in (reply.last.caption or "")
+    token = LINK.search(reply.last.caption or "").group(1)
+    await client_agrees(fake, token)
+    chat = await db.scalar(select(ClientChat))
+    person = await db.scalar(select(ContactPerson))
+    assert (chat.client_id, chat.contact_person_id) == (client_id, person.id)

@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.handlers.registry import Handlers
 from bot.keyboards.callbacks import ClientAction, ClientCb, SurveyLinkAction, SurveyLinkCb
 from bot.services import clients, surveys
-from db.models import ClientLink, User
+from db.models import Client, ClientLink, User
 
 handlers = Handlers("surveys")
 
@@ -51,6 +51,27 @@ def link_keyboard(link: ClientLink) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
+COMPANY = -1  # SurveyLinkCb.value for a link to the client itself, not one of its people
+
+
+def recipient_keyboard(client: Client) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+
+    def add(text: str, value: int) -> None:
+        builder.button(
+            text=text[:64],
+            callback_data=SurveyLinkCb(
+                action=SurveyLinkAction.LINK, client_id=client.id, value=value
+            ),
+        )
+
+    add(f"🏢 {client.name}", COMPANY)
+    for person in client.contacts[:10]:
+        add(f"👤 {person.name}", person.id)
+    builder.adjust(1)
+    return builder.as_markup()
+
+
 @handlers.callback_query(SurveyLinkCb.filter(F.action == SurveyLinkAction.LINK))
 async def make_link(
     query: CallbackQuery,
@@ -60,9 +81,20 @@ async def make_link(
     settings: Settings,
     user: User,
 ) -> None:
-    """A fresh link (earlier unused ones stop working), as text and as a QR code."""
-    link = await surveys.create_link(session, user, callback_data.client_id)
-    client = await clients.get_client(session, user, link.client_id)
+    """A fresh link (earlier unused ones stop working), as text and as a QR code. A client with
+    contact persons is asked first whom the link is for."""
+    client = await clients.get_client(session, user, callback_data.client_id)
+    if callback_data.value == 0 and client.contacts:
+        await query.answer()
+        if isinstance(query.message, Message):
+            await query.message.answer(
+                _("Whom is the link for?"), reply_markup=recipient_keyboard(client)
+            )
+        return
+    person_id = callback_data.value if callback_data.value > 0 else None
+    link = await surveys.create_link(session, user, client.id, person_id)
+    person = next((p for p in client.contacts if p.id == person_id), None)
+    name = f"{client.name} · {person.name}" if person else client.name
     url = f"https://t.me/{await bot_username(bot, settings)}?start={link.token}"
     await query.answer()
     if not isinstance(query.message, Message):
@@ -72,7 +104,7 @@ async def make_link(
         "Send it to the client or let them scan the code. When they open it and agree, "
         "they'll get short one-tap questions about our service. The link works once; a new "
         "link makes this one stop working."
-    ).format(name=escape(client.name), url=url)
+    ).format(name=escape(name), url=url)
     await query.message.answer_photo(
         BufferedInputFile(qr_png(url), filename="survey-link.png"),
         caption=caption,
