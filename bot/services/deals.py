@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true, update
@@ -374,7 +374,7 @@ class Pipeline:
 def _add(row: PipelineRow, currency: str, count: int, amount: int, percent: int) -> None:
     row.count += count
     row.sums[currency] = row.sums.get(currency, 0) + amount
-    weighted = (Decimal(amount) * percent / 100).to_integral_value()
+    weighted = (Decimal(amount) * percent / 100).to_integral_value(ROUND_HALF_UP)
     row.weighted[currency] = row.weighted.get(currency, 0) + int(weighted)
 
 
