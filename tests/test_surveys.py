@@ -195,7 +195,7 @@ async def test_a_russian_client_is_asked_in_russian_and_a_promoter_is_flagged(fa
 async def test_links_that_do_not_work_and_staff_who_open_one(fake, bot, db):
     manager, head = await team(fake)
     await add_client(db, manager, "Acme")
-    stranger = fake.user(5009, "Stranger")
+    stranger = fake.user(5009, "Stranger", language_code="en")
     reply = await stranger.command("start", "c_nonsense")
     assert "this link doesn't work" in reply.text
     reply = await stranger.command("start", "c_" + "x" * 60)
@@ -225,11 +225,11 @@ async def test_revoked_link_and_declined_consent(fake, bot, db):
     token = await survey_link(manager, "Acme")
     reply = await manager.press("🚫 Revoke the link")
     assert reply.callback_answer["text"] == "Revoked: the link no longer works."
-    reply = await fake.user(5001, "Ivan").command("start", token)
+    reply = await fake.user(5001, "Ivan", language_code="en").command("start", token)
     assert "this link doesn't work" in reply.text
 
     token = await survey_link(manager, "Acme")
-    someone = fake.user(5002, "Olga")
+    someone = fake.user(5002, "Olga", language_code="en")
     await someone.command("start", token)
     reply = await someone.press("No, thanks")
     assert "we won't ask you anything" in reply.edits[-1].text
