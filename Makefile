@@ -11,11 +11,19 @@ MO := $(PO:.po=.mo)
 run: $(INSTALLED) $(MO)
 	$(PY) -m bot run
 
+# With TEST_DATABASE_URL set, the suite runs on SQLite and on PostgreSQL at the same time (two
+# processes, two cores): the SQLite run's report is printed after the PostgreSQL one.
 test: $(INSTALLED) $(MO)
-	env -u TEST_DATABASE_URL $(PY) -m pytest
-	@if [ -n "$$TEST_DATABASE_URL" ]; then \
-		echo "== the same suite on PostgreSQL ($$TEST_DATABASE_URL)"; \
+	@if [ -z "$$TEST_DATABASE_URL" ]; then \
 		$(PY) -m pytest; \
+	else \
+		echo "== the suite on SQLite and, at the same time, on PostgreSQL ($$TEST_DATABASE_URL)"; \
+		env -u TEST_DATABASE_URL $(PY) -m pytest -p no:cacheprovider > .test-sqlite.log 2>&1 & \
+		sqlite=$$!; \
+		$(PY) -m pytest; postgres=$$?; \
+		wait $$sqlite; lite=$$?; \
+		echo "== the same suite on SQLite"; cat .test-sqlite.log; rm -f .test-sqlite.log; \
+		test $$postgres -eq 0 && test $$lite -eq 0; \
 	fi
 
 lint: $(INSTALLED)
