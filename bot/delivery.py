@@ -1,4 +1,5 @@
-"""The outbox worker: delivers queued messages within Telegram's limits.
+"""The outbox worker: delivers queued messages within Telegram's limits (sendMessage, or
+sendPhoto when the payload carries a picture: see bot.services.outbox.enqueue).
 
 Pacing, in memory: at most `outbox_rate` sends a second in all, evenly spaced, and one message
 per chat every `outbox_chat_interval`, counted from Telegram's answer to the previous one (so
@@ -30,6 +31,7 @@ dies in between leaves it 'sending', and another worker sends it again once the 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import heapq
 import itertools
@@ -48,8 +50,8 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import SendMessage
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.methods import SendMessage, SendPhoto
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -324,12 +326,22 @@ class OutboxWorker:
             return False
 
     async def _send(self, row: OutboxMessage) -> Message:
-        method = SendMessage(
-            chat_id=row.chat_id,
-            text=row.payload.get("text", ""),
-            reply_markup=keyboard(row.payload),
-            protect_content=bool(row.payload.get("protect")),
-        )
+        method: SendMessage | SendPhoto
+        if row.payload.get("photo"):  # a picture (a chart), the text is its caption
+            method = SendPhoto(
+                chat_id=row.chat_id,
+                photo=BufferedInputFile(base64.b64decode(row.payload["photo"]), "chart.png"),
+                caption=row.payload.get("text") or None,
+                reply_markup=keyboard(row.payload),
+                protect_content=bool(row.payload.get("protect")),
+            )
+        else:
+            method = SendMessage(
+                chat_id=row.chat_id,
+                text=row.payload.get("text", ""),
+                reply_markup=keyboard(row.payload),
+                protect_content=bool(row.payload.get("protect")),
+            )
         # Past the request middleware on purpose: see the module docstring.
         return await self.bot.session.make_request(self.bot, method, timeout=SEND_TIMEOUT)
 

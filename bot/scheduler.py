@@ -13,7 +13,7 @@ from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import jobs, notifications
+from bot import digest, jobs, notifications
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import OutboxWorker
@@ -38,11 +38,12 @@ class BackgroundWork:
         self.scheduler = AsyncIOScheduler(timezone="UTC")
 
     async def sweep(self) -> None:
-        """Everything that may be due now: reminders, agendas, escalations and the messages
-        events call for; then deliver the outbox."""
+        """Everything that may be due now: reminders, agendas, the heads' digests, escalations
+        and the messages events call for; then deliver the outbox."""
         try:
             await jobs.remind_due_tasks(self.session_factory, self.i18n, self.clock)
             await jobs.send_agendas(self.session_factory, self.i18n, self.clock, self.settings)
+            await digest.send_digests(self.session_factory, self.i18n, self.clock, self.settings)
             await notifications.escalate_complaints(self.session_factory, self.clock)
             await jobs.send_surveys(self.session_factory, self.i18n, self.clock, self.settings)
             await notifications.notify_events(

@@ -58,8 +58,9 @@ async def test_python_m_bot_migrates_starts_and_answers(fake, tmp_path):
         assert "Добро пожаловать, Olga" in welcome.params["text"]
         assert admin.reply_keyboard == [
             ["📝 Записать контакт", "👤 Клиенты", "✅ Задачи"],
-            ["💼 Сделки", "⚠️ Жалобы", "👥 Команда"],
-            ["🛠 Админ", "⚙️ Настройки", "❓ Помощь"],
+            ["💼 Сделки", "⚠️ Жалобы", "📊 Показатели"],
+            ["👥 Команда", "🛠 Админ", "⚙️ Настройки"],
+            ["❓ Помощь"],
         ]
     finally:
         process.send_signal(signal.SIGINT)

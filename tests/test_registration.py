@@ -24,8 +24,9 @@ async def test_admin_from_admin_ids_gets_the_menu(fake, bot, db):
     assert "Welcome, Olga Admin" in admin.last.text
     assert admin.reply_keyboard == [
         ["📝 Log contact", "👤 Clients", "✅ Tasks"],
-        ["💼 Deals", "⚠️ Complaints", "👥 Team"],
-        ["🛠 Admin", "⚙️ Settings", "❓ Help"],
+        ["💼 Deals", "⚠️ Complaints", "📊 KPI"],
+        ["👥 Team", "🛠 Admin", "⚙️ Settings"],
+        ["❓ Help"],
     ]
     row = await user_row(db, admin.id)
     assert row is not None and row.role is Role.ADMIN and row.locale == "en"
@@ -55,8 +56,8 @@ async def test_manager_joins_by_invite_and_sees_the_menu_in_their_language(fake,
     assert "Добро пожаловать, Пётр" in reply.text
     assert manager.reply_keyboard == [
         ["📝 Записать контакт", "👤 Клиенты", "✅ Задачи"],
-        ["💼 Сделки", "⚠️ Жалобы", "⚙️ Настройки"],
-        ["❓ Помощь"],
+        ["💼 Сделки", "⚠️ Жалобы", "📊 Показатели"],
+        ["⚙️ Настройки", "❓ Помощь"],
     ]
     row = await user_row(db, 2002)
     assert row is not None and row.role is Role.MANAGER and row.department.name == "Sales North"
@@ -95,8 +96,8 @@ async def test_head_invites_only_managers_of_own_department(fake, bot, db):
     )
     assert head.reply_keyboard == [
         ["📝 Log contact", "👤 Clients", "✅ Tasks"],
-        ["💼 Deals", "⚠️ Complaints", "👥 Team"],
-        ["⚙️ Settings", "❓ Help"],
+        ["💼 Deals", "⚠️ Complaints", "📊 KPI"],
+        ["👥 Team", "⚙️ Settings", "❓ Help"],
     ]
 
     await head.command("invite")

@@ -9,6 +9,7 @@ from bot.handlers import (
     common,
     complaints,
     contact_log,
+    kpi,
     pipeline,
     settings,
     tasks,
@@ -24,6 +25,7 @@ handlers.message(F.text == menu.CLIENTS)(clients.clients_screen)
 handlers.message(F.text == menu.COMPLAINTS)(complaints.complaints_screen)
 handlers.message(F.text == menu.DEALS)(pipeline.deals_screen)
 handlers.message(F.text == menu.HELP)(common.help_command)
+handlers.message(F.text == menu.KPI)(kpi.kpi_screen)
 handlers.message(F.text == menu.LOG_CONTACT)(contact_log.start_from_menu)
 handlers.message(F.text == menu.SETTINGS)(settings.open_settings)
 handlers.message(F.text == menu.TASKS)(tasks.tasks_screen)

@@ -1,4 +1,4 @@
-"""Personal settings: language and time zone."""
+"""Personal settings: language, time zone, the morning agenda; heads' and admins' digest."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import digest
 from bot.commands import set_user_commands
 from bot.flows import go, step
 from bot.handlers.common import show_menu
@@ -19,14 +20,16 @@ from bot.handlers.registry import Handlers
 from bot.keyboards.callbacks import SettingsAction, SettingsCb
 from bot.keyboards.settings import (
     agenda_keyboard,
+    digest_keyboard,
     language_keyboard,
     settings_keyboard,
     timezone_keyboard,
     utc_offset,
 )
 from bot.services import users
+from bot.services.errors import AccessDenied
 from bot.states import SettingsForm
-from db.models import User
+from db.models import Role, User
 
 handlers = Handlers("settings")
 
@@ -37,20 +40,23 @@ def settings_text(user: User) -> str:
         language=language, zone=escape(user.timezone), offset=utc_offset(user.timezone)
     )
     agenda = user.agenda_time or _("off")
-    return text + "\n" + _("Morning agenda: {time}").format(time=agenda)
+    text += "\n" + _("Morning agenda: {time}").format(time=agenda)
+    if user.role in (Role.HEAD, Role.ADMIN):
+        text += "\n" + _("Daily digest: {time}").format(time=user.digest_time or _("off"))
+    return text
 
 
 @handlers.message(Command("settings"))
 async def open_settings(message: Message, state: FSMContext, user: User) -> None:
     await state.clear()
-    await message.answer(settings_text(user), reply_markup=settings_keyboard())
+    await message.answer(settings_text(user), reply_markup=settings_keyboard(user))
 
 
 @handlers.callback_query(SettingsCb.filter(F.action == SettingsAction.MENU))
 async def back_to_settings(query: CallbackQuery, user: User) -> None:
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.edit_text(settings_text(user), reply_markup=settings_keyboard())
+        await query.message.edit_text(settings_text(user), reply_markup=settings_keyboard(user))
 
 
 @handlers.callback_query(SettingsCb.filter(F.action == SettingsAction.LANGUAGE))
@@ -74,7 +80,7 @@ async def set_language(
         await query.answer()
         await set_user_commands(bot, user)
         if isinstance(query.message, Message):
-            await query.message.edit_text(settings_text(user), reply_markup=settings_keyboard())
+            await query.message.edit_text(settings_text(user), reply_markup=settings_keyboard(user))
             await show_menu(query.message, user, _("Done: I'll speak English now."))
 
 
@@ -98,7 +104,33 @@ async def set_agenda(
     await users.set_agenda_time(session, user, callback_data.value)
     await query.answer(_("Saved."))
     if isinstance(query.message, Message):
-        await query.message.edit_text(settings_text(user), reply_markup=settings_keyboard())
+        await query.message.edit_text(settings_text(user), reply_markup=settings_keyboard(user))
+
+
+@handlers.callback_query(SettingsCb.filter(F.action == SettingsAction.DIGEST))
+async def choose_digest(query: CallbackQuery, user: User) -> None:
+    if user.role not in (Role.HEAD, Role.ADMIN):
+        raise AccessDenied()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(
+            _(
+                "Every morning I send you yesterday's figures, what needs your attention and "
+                "the month against the plan; on Mondays, last week against the week before. "
+                "When?"
+            ),
+            reply_markup=digest_keyboard(),
+        )
+
+
+@handlers.callback_query(SettingsCb.filter(F.action == SettingsAction.SET_DIGEST))
+async def set_digest(
+    query: CallbackQuery, callback_data: SettingsCb, session: AsyncSession, user: User
+) -> None:
+    await digest.set_digest_time(session, user, callback_data.value)
+    await query.answer(_("Saved."))
+    if isinstance(query.message, Message):
+        await query.message.edit_text(settings_text(user), reply_markup=settings_keyboard(user))
 
 
 @handlers.callback_query(SettingsCb.filter(F.action == SettingsAction.TIMEZONE))
@@ -135,7 +167,7 @@ async def timezone_picked(
     await state.clear()
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.edit_text(settings_text(user), reply_markup=settings_keyboard())
+        await query.message.edit_text(settings_text(user), reply_markup=settings_keyboard(user))
 
 
 @handlers.message(SettingsForm.timezone, F.text)
@@ -144,4 +176,4 @@ async def timezone_typed(
 ) -> None:
     await users.set_timezone(session, user, message.text or "")
     await state.clear()
-    await message.answer(settings_text(user), reply_markup=settings_keyboard())
+    await message.answer(settings_text(user), reply_markup=settings_keyboard(user))

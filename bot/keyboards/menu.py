@@ -14,6 +14,7 @@ CLIENTS = __("👤 Clients")
 TASKS = __("✅ Tasks")
 DEALS = __("💼 Deals")
 COMPLAINTS = __("⚠️ Complaints")
+KPI = __("📊 KPI")
 TEAM = __("👥 Team")
 ADMIN = __("🛠 Admin")
 SETTINGS = __("⚙️ Settings")
@@ -27,6 +28,7 @@ def main_menu(user: User) -> ReplyKeyboardMarkup:
     builder.button(text=str(TASKS))
     builder.button(text=str(DEALS))
     builder.button(text=str(COMPLAINTS))
+    builder.button(text=str(KPI))
     if user.role in (Role.HEAD, Role.ADMIN):
         builder.button(text=str(TEAM))
     if user.role is Role.ADMIN:

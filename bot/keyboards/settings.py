@@ -9,6 +9,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.keyboards.callbacks import SettingsAction, SettingsCb
 from bot.keyboards.common import step_keyboard
+from db.models import Role, User
 
 
 def russian_zones() -> list[tuple[str, str]]:
@@ -37,13 +38,18 @@ def utc_offset(zone: str) -> str:
     return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
 
 
-def settings_keyboard() -> InlineKeyboardMarkup:
+def settings_keyboard(user: User | None = None) -> InlineKeyboardMarkup:
+    """Language, time zone, the morning agenda; the daily digest for heads and admins."""
     builder = InlineKeyboardBuilder()
     builder.button(text=_("🌐 Language"), callback_data=SettingsCb(action=SettingsAction.LANGUAGE))
     builder.button(text=_("🕒 Time zone"), callback_data=SettingsCb(action=SettingsAction.TIMEZONE))
     builder.button(
         text=_("☀️ Morning agenda"), callback_data=SettingsCb(action=SettingsAction.AGENDA)
     )
+    if user is not None and user.role in (Role.HEAD, Role.ADMIN):
+        builder.button(
+            text=_("📨 Daily digest"), callback_data=SettingsCb(action=SettingsAction.DIGEST)
+        )
     builder.adjust(2)
     return builder.as_markup()
 
@@ -83,6 +89,22 @@ def agenda_keyboard() -> InlineKeyboardMarkup:
         )
     builder.button(
         text=_("🔕 Off"), callback_data=SettingsCb(action=SettingsAction.SET_AGENDA, value="off")
+    )
+    builder.button(text=_("← Back"), callback_data=SettingsCb(action=SettingsAction.MENU))
+    builder.adjust(3, 3, 1)
+    return builder.as_markup()
+
+
+def digest_keyboard() -> InlineKeyboardMarkup:
+    """The daily digest's time (the agenda's choices), or off."""
+    builder = InlineKeyboardBuilder()
+    for at in AGENDA_TIMES:
+        builder.button(
+            text=at,
+            callback_data=SettingsCb(action=SettingsAction.SET_DIGEST, value=at.replace(":", "")),
+        )
+    builder.button(
+        text=_("🔕 Off"), callback_data=SettingsCb(action=SettingsAction.SET_DIGEST, value="off")
     )
     builder.button(text=_("← Back"), callback_data=SettingsCb(action=SettingsAction.MENU))
     builder.adjust(3, 3, 1)

@@ -7,6 +7,7 @@ same notification can be queued any number of times and is stored once.
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -31,13 +32,27 @@ async def enqueue(
     buttons: list[list[dict[str, str]]] | None = None,
     protect: bool = False,
     not_before: datetime | None = None,
+    photo: bytes | None = None,
 ) -> bool:
     """Queues a message for a staff member in the caller's transaction; False when the user
-    blocked the bot or the key was queued before. The caller commits."""
+    blocked the bot or the key was queued before. The caller commits.
+
+    With `photo` (PNG or JPEG bytes, a chart: keep it small) the message is that picture with
+    `text` as its caption (1024 characters at most). The bytes travel base64-encoded in the
+    row's JSON payload: the row stays self-contained, so any instance can deliver it and it
+    goes away with the row, with no files to share or clean up."""
     if recipient.unreachable or not recipient.is_active:
         return False
     return await _insert(
-        session, recipient.telegram_id, recipient.id, dedupe_key, text, buttons, protect, not_before
+        session,
+        recipient.telegram_id,
+        recipient.id,
+        dedupe_key,
+        text,
+        buttons,
+        protect,
+        not_before,
+        photo,
     )
 
 
@@ -63,10 +78,13 @@ async def _insert(
     buttons: list[list[dict[str, str]]] | None,
     protect: bool,
     not_before: datetime | None,
+    photo: bytes | None = None,
 ) -> bool:
     payload: dict[str, Any] = {"text": text, "protect": protect}
     if buttons:
         payload["buttons"] = buttons
+    if photo is not None:
+        payload["photo"] = base64.b64encode(photo).decode("ascii")
     values = {
         "chat_id": chat_id,
         "user_id": user_id,
