@@ -59,6 +59,10 @@ async def add_department(
     _ensure_unique(await repo.list(include_archived=True), name, None)
     department = Department(name=name, kind=kind)
     session.add(department)
+    await session.flush()
+    AuditRepository(session).record(
+        actor.id, AuditAction.DEPARTMENT_ADDED, "department", department.id, name=name
+    )
     await session.commit()
     return department
 
@@ -71,6 +75,15 @@ async def rename_department(
     _ensure_unique(
         await DepartmentRepository(session).list(include_archived=True), name, department.id
     )
+    if department.name != name:
+        AuditRepository(session).record(
+            actor.id,
+            AuditAction.DEPARTMENT_RENAMED,
+            "department",
+            department.id,
+            old=department.name,
+            new=name,
+        )
     department.name = name
     await session.commit()
     return department
@@ -114,6 +127,10 @@ async def add_reference_item(
     _ensure_unique(await ReferenceRepository(session).list(kind, include_archived=True), name, None)
     item = ReferenceItem(kind=kind, name=name)
     session.add(item)
+    await session.flush()
+    AuditRepository(session).record(
+        actor.id, AuditAction.REFERENCE_ADDED, "reference_item", item.id, kind=kind, name=name
+    )
     await session.commit()
     return item
 
@@ -125,6 +142,16 @@ async def rename_reference_item(
     name = clean_name(name)
     siblings = await ReferenceRepository(session).list(item.kind, include_archived=True)
     _ensure_unique(siblings, name, item.id)
+    if item.name != name:
+        AuditRepository(session).record(
+            actor.id,
+            AuditAction.REFERENCE_RENAMED,
+            "reference_item",
+            item.id,
+            kind=item.kind,
+            old=item.name,
+            new=name,
+        )
     item.name = name
     await session.commit()
     return item
