@@ -73,15 +73,13 @@ async def open_member(
     await _show_member(query, user, member, callback_data.page)
 
 
-@handlers.callback_query(
-    TeamCb.filter(F.action.in_({TeamAction.DEACTIVATE, TeamAction.REACTIVATE}))
-)
-async def toggle_access(
+# ⛔ Deactivate hands the member's work over first: bot/handlers/offboarding.py.
+@handlers.callback_query(TeamCb.filter(F.action == TeamAction.REACTIVATE))
+async def reactivate(
     query: CallbackQuery, callback_data: TeamCb, session: AsyncSession, user: User
 ):
-    active = callback_data.action is TeamAction.REACTIVATE
-    member = await users.set_active(session, user, callback_data.user_id, active)
-    await query.answer(_("Access restored.") if active else _("Access turned off."))
+    member = await users.set_active(session, user, callback_data.user_id, True)
+    await query.answer(_("Access restored."))
     await _show_member(query, user, member, callback_data.page)
 
 

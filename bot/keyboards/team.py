@@ -6,9 +6,10 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.keyboards.callbacks import TeamAction, TeamCb
+from bot.keyboards.callbacks import ExportCb, OffboardAction, OffboardCb, TeamAction, TeamCb
 from bot.keyboards.common import pager_row
 from bot.services.access import can_manage
+from bot.services.offboarding import CANDIDATES_PAGE
 from bot.texts import role_label
 from db.models import Role, User
 
@@ -28,7 +29,8 @@ def team_keyboard(members: Sequence[User], page: int, total: int) -> InlineKeybo
     builder.row(
         InlineKeyboardButton(
             text=_("➕ Invite"), callback_data=TeamCb(action=TeamAction.INVITE).pack()
-        )
+        ),
+        InlineKeyboardButton(text=_("📤 Export"), callback_data=ExportCb().pack()),
     )
     return builder.as_markup()
 
@@ -63,6 +65,50 @@ def roles_keyboard(member: User, page: int) -> InlineKeyboardMarkup:
         )
     builder.button(
         text=_("← Back"), callback_data=TeamCb(action=TeamAction.OPEN, user_id=member.id, page=page)
+    )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def handover_keyboard(
+    target: User, people: Sequence[User], page: int, total: int
+) -> InlineKeyboardMarkup:
+    """Offboarding: who takes over `target`'s work (active people the actor may pick)."""
+    builder = InlineKeyboardBuilder()
+    for person in people:
+        builder.button(
+            text=f"{ROLE_ICONS[person.role]} {person.full_name}",
+            callback_data=OffboardCb(
+                action=OffboardAction.CONFIRM, user_id=target.id, to=person.id, page=page
+            ),
+        )
+    builder.adjust(1)
+    builder.row(
+        *pager_row(
+            page,
+            total,
+            lambda p: OffboardCb(action=OffboardAction.PICK, user_id=target.id, page=p).pack(),
+            page_size=CANDIDATES_PAGE,
+        )
+    )
+    builder.row(
+        InlineKeyboardButton(
+            text=_("← Back"),
+            callback_data=TeamCb(action=TeamAction.OPEN, user_id=target.id).pack(),
+        )
+    )
+    return builder.as_markup()
+
+
+def handover_confirm_keyboard(target: User, successor: User, page: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("✅ Hand over and deactivate"),
+        callback_data=OffboardCb(action=OffboardAction.DO, user_id=target.id, to=successor.id),
+    )
+    builder.button(
+        text=_("← Back"),
+        callback_data=OffboardCb(action=OffboardAction.PICK, user_id=target.id, page=page),
     )
     builder.adjust(1)
     return builder.as_markup()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import SUPPORTED_LOCALES, Settings
+from bot.services import offboarding
 from bot.services.access import can_manage, require_role, require_staff_manager, visible_users
 from bot.services.audit import AuditAction
 from bot.services.errors import N_, AccessDenied, InvalidInput, NotFound
@@ -70,6 +71,10 @@ async def get_visible(session: AsyncSession, actor: User, user_id: int) -> User:
 
 
 async def set_active(session: AsyncSession, actor: User, user_id: int, active: bool) -> User:
+    """Reactivates, or deactivates someone with nothing to hand over (else HandoverNeeded:
+    bot/services/offboarding.py moves their work and turns them off in one step)."""
+    if not active:
+        return await offboarding.deactivate(session, actor, user_id)
     require_staff_manager(actor)
     target = await get_visible(session, actor, user_id)
     if not can_manage(actor, target):
