@@ -1,4 +1,4 @@
-"""`python -m bot [run|migrate|invite]`: the one entry point of FieldCRM."""
+"""`python -m bot [run|migrate|invite|backup]`: the one entry point of FieldCRM."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import sys
 
 from bot.config import Settings, SettingsError, load_settings
+from bot.logs import install_redaction
 
 log = logging.getLogger("bot")
 
@@ -21,6 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     invite.add_argument("--role", choices=["admin", "head", "manager"], default="admin")
     invite.add_argument("--department", help="department name (created if missing)")
     invite.add_argument("--days", type=int, default=None, help="days the link works")
+    backup = commands.add_parser(
+        "backup", help="copy the SQLite database while the bot runs (PostgreSQL: says how)"
+    )
+    backup.add_argument("path", help="the backup file, or a folder for a dated file")
+    backup.add_argument("--force", action="store_true", help="replace an existing file")
     args = parser.parse_args(argv)
 
     try:
@@ -31,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    install_redaction(settings.bot_token.get_secret_value())  # before anything is logged
+    if args.command == "backup":  # never migrates: a backup copies the database as it is
+        from bot.backup import run as run_backup
+
+        code, text = run_backup(settings.database_url, args.path, force=args.force)
+        print(text, file=sys.stderr if code else sys.stdout)
+        return code
     from db.migrate import upgrade
 
     if args.command == "migrate":

@@ -21,10 +21,12 @@ from bot.commands import set_default_commands
 from bot.config import Settings
 from bot.handlers import get_routers
 from bot.i18n import UserLocaleMiddleware, create_i18n
+from bot.logs import install_redaction
 from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.db import DbSessionMiddleware, UserMiddleware
 from bot.middlewares.errors import ErrorsMiddleware
 from bot.middlewares.requests import TelegramRequestMiddleware
+from bot.middlewares.throttle import FloodMiddleware, QuotaMiddleware, create_quota_guard
 from db.fsm_storage import SQLAlchemyStorage
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ def _pin_response_models() -> None:
 
 
 def create_bot(settings: Settings) -> Bot:
+    install_redaction(settings.bot_token.get_secret_value())  # the token never reaches a log
     _pin_response_models()
     session = AiohttpSession()
     if settings.telegram_api_base:
@@ -103,11 +106,16 @@ def create_dispatcher(
         session_factory=session_factory,
         clock=clock,
     )
-    # Order matters: session → user → locale → errors (answered in the user's language).
+    # Order matters: flood → session → user → locale → errors (answered in the user's
+    # language) → quotas. A flood is dropped before it costs a database session.
+    dispatcher.update.outer_middleware(FloodMiddleware.from_settings(settings, i18n))
     dispatcher.update.outer_middleware(DbSessionMiddleware(session_factory))
     dispatcher.update.outer_middleware(UserMiddleware())
     dispatcher.update.outer_middleware(UserLocaleMiddleware(i18n, settings.default_locale))
     dispatcher.update.outer_middleware(ErrorsMiddleware())
+    quota_guard = create_quota_guard(settings, clock, i18n)
+    dispatcher.update.outer_middleware(QuotaMiddleware(quota_guard))
+    dispatcher.shutdown.register(quota_guard.close)
     dispatcher.message.outer_middleware(AccessMiddleware())
     dispatcher.callback_query.outer_middleware(AccessMiddleware())
     # Inline mode (@bot query in any chat) also has to be enabled in @BotFather (/setinline),

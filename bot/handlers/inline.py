@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.handlers.registry import Handlers
 from bot.services import inline as service
+from bot.services import quotas
 from bot.texts import client_status_label
 from db.models import Client, ClientKind, User
 
@@ -43,6 +44,9 @@ def article(client: Client) -> InlineQueryResultArticle:
 async def share_clients(query: InlineQuery, session: AsyncSession, user: User) -> None:
     # The offset is our own next_offset, echoed back by Telegram; anything else starts over.
     offset = int(query.offset) if query.offset.isdigit() and len(query.offset) <= 6 else 0
+    # Each answer (a page of clients with phones and e-mails) counts as a search: past the
+    # limit QuotaExceeded, answered by bot/middlewares/throttle.py with a "paused" button.
+    await quotas.search_made(session, user)
     found, following = await service.own_clients(session, user, query.query, offset)
     await query.answer(
         [article(client) for client in found],

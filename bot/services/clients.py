@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import catalog, parsing
+from bot.services import catalog, parsing, quotas
 from bot.services.access import require_role, visible_clients, visible_users
 from bot.services.audit import AuditAction
 from bot.services.errors import N_, DomainError, InvalidInput, NotFound
@@ -254,6 +254,7 @@ async def search(
     condition = search_condition(query)
     if condition is None:
         raise InvalidInput(N_("Send at least two letters or three digits to search."))
+    await quotas.search_made(session, actor)  # limits against copying: QuotaExceeded
     return await ClientRepository(session).page(
         visible_clients(actor), [condition], max(page, 0) * PAGE_SIZE, PAGE_SIZE
     )
@@ -361,6 +362,7 @@ class ClientOverview:
 
 async def overview(session: AsyncSession, actor: User, client_id: int) -> ClientOverview:
     client = await get_client(session, actor, client_id)
+    await quotas.card_viewed(session, actor, client.id)  # limits against copying: QuotaExceeded
     repo = ClientRepository(session)
     return ClientOverview(
         client, await repo.next_step(client.id, utcnow()), await repo.count_files(client.id)
@@ -373,6 +375,7 @@ FILES_MAX = 10
 async def files(session: AsyncSession, actor: User, client_id: int) -> Sequence[Attachment]:
     """The newest files attached to the client's contact log, to re-send from the card."""
     client = await get_client(session, actor, client_id)
+    await quotas.card_viewed(session, actor, client.id)  # the card's, free once it was opened
     return await ClientRepository(session).files(client.id, FILES_MAX)
 
 
@@ -383,6 +386,7 @@ async def history(
     session: AsyncSession, actor: User, client_id: int, page: int = 0
 ) -> tuple[Client, Sequence[Interaction], int]:
     client = await get_client(session, actor, client_id)
+    await quotas.card_viewed(session, actor, client.id)  # the card's, free once it was opened
     entries, total = await ClientRepository(session).history(
         client.id, max(page, 0) * HISTORY_PAGE, HISTORY_PAGE
     )
