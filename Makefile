@@ -56,6 +56,7 @@ extract: $(INSTALLED)
 
 bench: $(INSTALLED) $(MO)
 	$(PY) -m bench
+	$(PY) -m bench.kpi
 
 clean:
 	rm -rf $(VENV) $(MO) .pytest_cache .ruff_cache

@@ -26,6 +26,10 @@ def _commands(role: Role | None) -> list[BotCommand]:
     if role in (Role.HEAD, Role.ADMIN):
         commands.append(BotCommand(command="invite", description=_("Invite a colleague")))
         commands.append(BotCommand(command="team", description=_("Your team")))
+        commands.append(BotCommand(command="digest", description=_("The daily digest now")))
+        commands.append(BotCommand(command="export", description=_("Export data to a file")))
+    if role is Role.ADMIN:
+        commands.append(BotCommand(command="audit", description=_("The audit log")))
     return commands
 
 

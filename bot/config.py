@@ -104,6 +104,36 @@ class Settings(BaseSettings):
     survey_expiry_days: int = Field(
         default=7, ge=1, le=90, description="days an unanswered survey can still be answered"
     )
+    import_max_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=1024,
+        le=20 * 1024 * 1024,
+        description="the largest file admins may import, in bytes (1024..20971520)",
+    )
+    exports_per_day: int = Field(
+        default=5, ge=0, le=1000, description="exports one user may make per day (0 turns them off)"
+    )
+
+    # Limits against copying (bot/services/quotas.py); admins are not limited; 0: no limit.
+    card_views_per_hour: int = Field(
+        default=60, ge=0, description="different client cards a person may open in an hour"
+    )
+    card_views_per_day: int = Field(
+        default=300, ge=0, description="different client cards a person may open in a day"
+    )
+    searches_per_hour: int = Field(
+        default=60, ge=0, description="client searches a person may make in an hour"
+    )
+    searches_per_day: int = Field(
+        default=300, ge=0, description="client searches a person may make in a day"
+    )
+    # Floods (bot/middlewares/throttle.py): a token bucket per Telegram account.
+    flood_rate: float = Field(
+        default=60, ge=0, description="updates a minute one account may send (0: no limit)"
+    )
+    flood_burst: int = Field(
+        default=100, ge=1, le=10000, description="updates one account may send at once"
+    )
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -132,3 +132,11 @@ class ComplaintStep(StatesGroup):
 
 class ClientSurvey(StatesGroup):
     comment = State()  # the survey id is in the FSM data
+
+
+class ImportForm(StatesGroup):
+    """Admins: send a CSV/XLSX file, then the preview (the file's id, hash and column
+    mapping in FSM data) until ✅ Import or Cancel."""
+
+    file = State()
+    preview = State()

@@ -153,6 +153,10 @@ def help_text(user: User) -> str:
             "chance, and this month's plan against fact. ➕ adds a deal; a deal's card moves it "
             "to the next stage, marks it won or lost, and logs a contact about it."
         ),
+        _(
+            "📊 <b>KPI</b>: your figures for a day, week, month or quarter against the period "
+            "before, with a chart; ◀ Previous goes back in time."
+        ),
         _("⚙️ <b>Settings</b>: language and time zone (reminders come in your local time)."),
         _("/cancel leaves any question; the Back button goes one step back."),
         _(
@@ -171,6 +175,14 @@ def help_text(user: User) -> str:
             _(
                 "📋 <b>Plans</b> (in 💼 Deals): monthly targets for revenue, deals won and "
                 "contacts; copy last month's or take last year's same month plus N%."
+            )
+        )
+        parts.append(
+            _(
+                "📊 In <b>KPI</b> you also see your department's leaderboard, each manager, and "
+                "the figures by product line, industry, region and lead source. Every morning "
+                "(08:30 unless changed in ⚙️ Settings) the daily digest brings yesterday's "
+                "figures and what needs your attention; /digest sends it now."
             )
         )
     if user.role is Role.ADMIN:

@@ -199,6 +199,7 @@ class Department(Base):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (Index("ix_users_department_id", "department_id"),)  # a team's members
 
     id: Mapped[int] = mapped_column(primary_key=True)
     telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
@@ -214,6 +215,9 @@ class User(Base):
     # Local "HH:MM" of the morning agenda; None turns it off.
     agenda_time: Mapped[str | None] = mapped_column(String(5), default="09:00")
     agenda_checked_on: Mapped[str | None] = mapped_column(String(10))  # local ISO date
+    # Heads and admins: local "HH:MM" of the daily digest (bot/digest.py); None turns it off.
+    digest_time: Mapped[str | None] = mapped_column(String(5), default="08:30")
+    digest_checked_on: Mapped[str | None] = mapped_column(String(10))  # local ISO date
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     department: Mapped[Department | None] = relationship(lazy="joined")
@@ -286,7 +290,9 @@ class AppSetting(Base):
 class Client(Base):
     __tablename__ = "clients"
     __table_args__ = (
-        Index("ix_clients_owner_last_contact", "owner_id", "last_contact_at"),
+        # also created_at: "no contact for N days" (bot.services.clients.stale_condition) is
+        # answered from the index alone
+        Index("ix_clients_owner_last_contact", "owner_id", "last_contact_at", "created_at"),
         Index("ix_clients_name_key", "name_key"),
         Index("ix_clients_phone", "phone"),
         Index("ix_clients_email", "email"),
@@ -318,6 +324,8 @@ class Client(Base):
     last_contact_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Personal data erased on request (bot/services/erasure.py); the row stays for the KPIs.
+    erased_at: Mapped[datetime | None]
 
     owner: Mapped[User] = relationship(foreign_keys=[owner_id], lazy="joined")
     industry: Mapped[ReferenceItem | None] = relationship(foreign_keys=[industry_id], lazy="joined")

@@ -18,8 +18,9 @@ async def test_language_switch_changes_every_text_and_the_menu(fake, bot, db):
     assert "Готово: теперь я говорю по-русски." in reply.text
     assert admin.reply_keyboard == [
         ["📝 Записать контакт", "👤 Клиенты", "✅ Задачи"],
-        ["💼 Сделки", "⚠️ Жалобы", "👥 Команда"],
-        ["🛠 Админ", "⚙️ Настройки", "❓ Помощь"],
+        ["💼 Сделки", "⚠️ Жалобы", "📊 Показатели"],
+        ["👥 Команда", "🛠 Админ", "⚙️ Настройки"],
+        ["❓ Помощь"],
     ]
     assert (await user_row(db, admin.id)).locale == "ru"
     reply = await admin.tap("❓ Помощь")
@@ -94,7 +95,7 @@ async def test_a_head_sees_and_manages_only_their_department(fake, bot, db):
 
     reply = await head.tap("👥 Team")
     assert "2 people" in reply.text
-    assert set(head.last.button_labels()) == {"⭐ Nina", "👤 Petr", "➕ Invite"}
+    assert set(head.last.button_labels()) == {"⭐ Nina", "👤 Petr", "➕ Invite", "📤 Export"}
     reply = await head.press("⭐ Nina")
     assert "⛔ Deactivate" not in head.last.button_labels()  # not themselves
     assert "🎭 Change role" not in head.last.button_labels()  # roles are for admins

@@ -44,6 +44,7 @@ async def invite_command(message: Message, state: FSMContext, session: AsyncSess
 
 @handlers.callback_query(TeamCb.filter(F.action == TeamAction.INVITE))
 async def invite_button(query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User):
+    require_staff_manager(user)  # before answering, so a refusal is shown, not swallowed
     await query.answer()
     if isinstance(query.message, Message):
         await start_invite(query.message, state, session, user)

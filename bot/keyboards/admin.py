@@ -6,7 +6,17 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.keyboards.callbacks import CatalogAction, CatalogCb, InlineSwitchCb, StageCb
+from bot.keyboards.callbacks import (
+    AuditLogCb,
+    AuditLogView,
+    CatalogAction,
+    CatalogCb,
+    ExportCb,
+    ImportAction,
+    ImportCb,
+    InlineSwitchCb,
+    StageCb,
+)
 from bot.keyboards.common import PAGE_SIZE, pager_row
 from bot.texts import department_kind_label, reference_kind_label, stage_label
 from db.models import (
@@ -43,6 +53,9 @@ def admin_home_keyboard() -> InlineKeyboardMarkup:
         )
     builder.button(text=_("🎯 Deal stages"), callback_data=StageCb())
     builder.button(text=_("📲 Inline search"), callback_data=InlineSwitchCb())
+    builder.button(text=_("📤 Export"), callback_data=ExportCb())
+    builder.button(text=_("📜 Audit log"), callback_data=AuditLogCb(view=AuditLogView.PAGE))
+    builder.button(text=_("📥 Import clients"), callback_data=ImportCb(action=ImportAction.START))
     builder.adjust(1)
     return builder.as_markup()
 

@@ -27,6 +27,8 @@ class SettingsAction(StrEnum):
     SET_TIMEZONE = "st"
     AGENDA = "a"
     SET_AGENDA = "sa"
+    DIGEST = "dg"  # heads and admins: the daily digest's time
+    SET_DIGEST = "sd"
 
 
 class SettingsCb(CallbackData, prefix="set"):
@@ -294,3 +296,89 @@ class SurveyLinkCb(CallbackData, prefix="sl"):
     action: SurveyLinkAction
     client_id: int
     value: int = 0
+
+
+class KpiView(StrEnum):
+    DASHBOARD = "d"  # the figures of a slice with the change, and one chart
+    BREAKDOWN = "b"  # a slice by `dimension`, with a button per row to open its dashboard
+
+
+class KpiCb(CallbackData, prefix="kpi"):
+    """A KPI screen: the period (a PeriodKind value, `ago` periods back) and a slice as ids
+    (owner, department, and one reference item of kind `dimension`'s list); codes are
+    bot.keyboards.kpi's. Every id is checked again by bot.services.kpi.check_slice."""
+
+    view: KpiView
+    period: str = "month"
+    ago: int = 0
+    owner: int = 0
+    department: int = 0
+    dimension: str = ""  # BREAKDOWN: what it is by; DASHBOARD: which list `item` is from
+    item: int = 0
+
+
+class ImportAction(StrEnum):
+    START = "s"  # the admin's 📥 Import clients
+    CONFIRM = "ok"
+    COLUMNS = "cs"  # the list of the file's columns
+    COLUMN = "c"  # one column: pick its field
+    MAP = "m"  # `column` holds `field` ("" ignores it)
+    PREVIEW = "p"  # back to the preview
+
+
+class ImportCb(CallbackData, prefix="imp"):
+    """`token` ties a button to the preview it belongs to (FSM data), so an older preview's
+    buttons do nothing; `field` is a bot.services.imports.FIELDS name."""
+
+    action: ImportAction
+    token: str = ""
+    column: int = 0
+    field: str = ""
+
+
+class ExportCb(CallbackData, prefix="ex"):
+    """An export being chosen: what (`kind`), then `period`, then `fmt`; each step's buttons
+    carry the earlier choices. `user` and `act` are the audit log's filters when exporting it."""
+
+    kind: str = ""
+    period: str = ""
+    fmt: str = ""
+    user: int = 0
+    act: str = ""
+
+
+class AuditLogView(StrEnum):
+    PAGE = "p"  # the log's `page` with the filters
+    USERS = "u"  # pick whose entries (`page`: of the people)
+    ACTIONS = "a"  # pick which action
+
+
+class AuditLogCb(CallbackData, prefix="al"):
+    """The audit log screen (admins): `user` (0: anyone) and `act` ("": any) filter it."""
+
+    view: AuditLogView
+    page: int = 0
+    user: int = 0
+    act: str = ""
+
+
+class OffboardAction(StrEnum):
+    PICK = "p"  # the people who can take over `user_id`'s work (`page`)
+    CONFIRM = "c"  # `to` picked: what moves, and a confirmation
+    DO = "d"  # hand over and turn off
+
+
+class OffboardCb(CallbackData, prefix="off"):
+    """Deactivating `user_id` by handing their work over to `to` (bot/handlers/offboarding.py)."""
+
+    action: OffboardAction
+    user_id: int
+    to: int = 0
+    page: int = 0
+
+
+class EraseCb(CallbackData, prefix="er"):
+    """Admins: erase a client's personal data; `confirm` is the second, final tap."""
+
+    client_id: int
+    confirm: bool = False

@@ -9,6 +9,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.keyboards.callbacks import (
     ClientAction,
     ClientCb,
+    EraseCb,
     FormAction,
     FormCb,
     PickCb,
@@ -98,6 +99,8 @@ def card_keyboard(client: Client, user: User, *, has_files: bool) -> InlineKeybo
         (_("📣 Ask for feedback"), SurveyLinkAction.ASK),
     ):
         builder.button(text=text, callback_data=SurveyLinkCb(action=action, client_id=client.id))
+    if user.role is Role.ADMIN and client.erased_at is None:
+        builder.button(text=_("🗑 Erase"), callback_data=EraseCb(client_id=client.id))
     builder.adjust(2)
     return builder.as_markup()
 
@@ -129,3 +132,16 @@ def status_choices(client_id: int) -> list[tuple[str, str]]:
         )
         for status in ClientStatus
     ]
+
+
+def erase_confirm_keyboard(client: Client) -> InlineKeyboardMarkup:
+    """The second, final tap of an erasure, or back to the card."""
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("🗑 Yes, erase for good"), callback_data=EraseCb(client_id=client.id, confirm=True)
+    )
+    builder.button(
+        text=_("← Back"), callback_data=ClientCb(action=ClientAction.OPEN, client_id=client.id)
+    )
+    builder.adjust(1)
+    return builder.as_markup()

@@ -17,3 +17,13 @@ class AuditAction(StrEnum):
     REFERENCE_RESTORED = "reference_restored"
     SETTING_CHANGED = "setting_changed"
     PLAN_SET = "plan_set"
+    WORK_HANDED_OVER = "work_handed_over"  # offboarding: details hold the counts moved
+    CLIENT_ERASED = "client_erased"  # personal data erased on request; details hold counts
+    IMPORT = "import"  # clients imported from a file; details hold the counts and its hash
+    EXPORTED = "exported"  # object_type: what (clients, deals, ..., audit); details: period, rows
+    EXPORT_LIMIT_HIT = "export_limit_hit"
+    LIMIT_HIT = "limit_hit"  # a quota against copying crossed; details: kind, period, limit
+    DEPARTMENT_ADDED = "department_added"
+    DEPARTMENT_RENAMED = "department_renamed"
+    REFERENCE_ADDED = "reference_added"
+    REFERENCE_RENAMED = "reference_renamed"
