@@ -16,12 +16,14 @@ own, so every peak memory is that run's alone. No ANALYZE on SQLite: the bot nev
 Measured through the real code, each call in a new session as the bot opens one per update:
 1. a department's month dashboard (kpi.dashboard: this month and the one before), by its head;
 2. the company's breakdown by region for the month (kpi.breakdown), by an admin;
-3. one chart render (bot/charts.py): revenue against plan, and a 25-manager leaderboard;
+3. one chart render through the chart worker (bot/render.py, drawing bot/charts.py): revenue
+   against plan, and a 25-manager leaderboard;
 4. the morning digest run for the 40 heads (bot.digest.send_digests at 08:30: figures, texts,
    charts, outbox rows; Telegram's send limits are the outbox worker's, not measured here).
    A first run for a sample of heads comes first: if all of them would take longer than
    DIGEST_PROJECTED_MAX_S, that projection is reported instead of waiting for it;
-5. the process's peak memory (ru_maxrss), and its memory right after the imports.
+5. peak memory: the bot's process (every module of the bot imported) and the chart worker's,
+   each its VmHWM, and the bot's memory right after the imports.
 Medians (the machine is shared) with min, max and the CPU time of the process (what a busy
 machine cannot inflate); each series after one warm-up call. `--explain` prints every
 statement of a dashboard, a breakdown and a head's digest with its time and query plan.
@@ -36,7 +38,6 @@ import contextlib
 import itertools
 import math
 import random
-import resource
 import sqlite3
 import statistics
 import subprocess
@@ -54,10 +55,12 @@ from sqlalchemy import delete, event, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import charts, digest
+import bot.app  # noqa: F401  (every module the running bot loads, for its memory)
+from bot import digest, render
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.i18n import create_i18n
+from bot.render import Chart, Picture, picture
 from bot.services import kpi, parsing
 from bot.services.kpi import Dimension, Period, PeriodKind, Slice
 from bot.services.slices import WHOLE_COMPANY
@@ -1154,11 +1157,12 @@ async def timed(
     return watch
 
 
-def rendered(rounds: int, draw: Callable[[], bytes | None]) -> Stopwatch:
+async def rendered(rounds: int, item: Picture) -> Stopwatch:
+    """As the bot draws: sent to the chart worker, the PNG back (after a warm-up)."""
     watch = Stopwatch()
-    for _ in range(rounds):
-        with watch.lap():
-            if draw() is None:
+    for i in range(-1, rounds):
+        with watch.lap(keep=i >= 0):
+            if await render.render(item) is None:
                 raise RuntimeError("the chart had nothing to draw")
     return watch
 
@@ -1213,9 +1217,9 @@ def bench_settings(url: str) -> Settings:
 
 async def chart_inputs(
     sessions: async_sessionmaker[AsyncSession], people: Cast, month: Period, today: date
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The arguments of a department's revenue-against-plan chart and of a 25-manager
-    leaderboard, from the real services."""
+) -> tuple[Picture, Picture]:
+    """A department's revenue-against-plan chart and a 25-manager leaderboard, from the real
+    services."""
     department_id = people.sales[0]
     head = head_of(people, department_id)
     team = Slice(department_id=department_id)
@@ -1230,26 +1234,28 @@ async def chart_inputs(
     days = [day for day in by_day if day <= today]
     plan = figures.sales.plan
     footer = f"{month.first:%d.%m}–{month.last:%d.%m.%Y} · {head.full_name}"
-    revenue = {
-        "days": days,
-        "cumulative_minor": list(itertools.accumulate(by_day[day] for day in days)),
-        "plan_minor": plan.plan.revenue_minor if plan and plan.plan else None,
-        "currency": CURRENCY,
-        "locale": "ru",
-        "title": "Выручка отдела против плана",
-        "footer": footer,
-        "plan_label": "План",
-        "fact_label": "Факт",
-    }
+    revenue = picture(
+        Chart.REVENUE_VS_PLAN,
+        days,
+        list(itertools.accumulate(by_day[day] for day in days)),
+        plan.plan.revenue_minor if plan and plan.plan else None,
+        CURRENCY,
+        "ru",
+        "Выручка отдела против плана",
+        footer,
+        "План",
+        "Факт",
+    )
     rows = [(row.label, row.revenue_minor, row.plan_percent) for row in board]
-    leaders = {
-        "rows": rows[:LEADERBOARD_ROWS],
-        "currency": CURRENCY,
-        "locale": "ru",
-        "title": "Лучшие менеджеры месяца",
-        "footer": footer,
-        "plan_label": "% плана",
-    }
+    leaders = picture(
+        Chart.LEADERBOARD,
+        rows[:LEADERBOARD_ROWS],
+        CURRENCY,
+        "ru",
+        "Лучшие менеджеры месяца",
+        footer,
+        "% плана",
+    )
     return revenue, leaders
 
 
@@ -1319,7 +1325,7 @@ async def company_digest(
             with watch.lap():
                 found = await digest.build(session, admin, NOW, settings)
                 digest.digest_text(found, CURRENCY)
-                digest.digest_chart(found, CURRENCY).draw()
+                await render.render(digest.digest_chart(found, CURRENCY).picture)
     return watch.result("(info) an admin's company digest, not sent", scale=1000)
 
 
@@ -1363,13 +1369,16 @@ async def measure(url: str, size: Size) -> list[Result]:
 
     progress("charts")
     revenue, leaders = await chart_inputs(sessions, people, month, today)
-    cold = rendered(1, lambda: charts.revenue_vs_plan(**revenue))
-    watch = rendered(rounds, lambda: charts.revenue_vs_plan(**revenue))
+    render.stop()
+    cold = Stopwatch()
+    with cold.lap():
+        await render.render(revenue)
+    watch = await rendered(rounds, revenue)
     results.append(watch.result("chart: revenue vs plan", TARGET_CHART_MS))
-    watch = rendered(rounds, lambda: charts.leaderboard(**leaders))
-    name = f"chart: leaderboard, {len(leaders['rows'])} managers"
+    watch = await rendered(rounds, leaders)
+    name = f"chart: leaderboard, {len(leaders.args[0])} managers"
     results.append(watch.result(name, TARGET_CHART_MS))
-    results.append(cold.result("(info) the process's first chart"))
+    results.append(cold.result("(info) a new worker's first chart, its start-up included"))
 
     progress("digests")
     heads = await morning(engine, sessions, people, size.digest_runs)
@@ -1379,9 +1388,14 @@ async def measure(url: str, size: Size) -> list[Result]:
     else:
         results.append(await company_digest(sessions, people.admin, bench_settings(url)))
     await engine.dispose()
+    worker = (await render.worker_status()).peak_mb
+    render.stop()
     progress("done")
-    peak = Result("peak memory (ru_maxrss)", [peak_rss_mb()], None, "MB", TARGET_MEMORY_MB)
-    results.append(peak)
+    bot = peak_rss_mb()
+    results.append(Result("(info) memory after the imports", [IMPORTED_MB], None, "MB"))
+    results.append(Result("peak memory: the bot's process", [bot], None, "MB", TARGET_MEMORY_MB))
+    results.append(Result("(info) peak memory: the chart worker", [worker], None, "MB"))
+    results.append(Result("(info) peak memory: both", [bot + worker], None, "MB"))
     return results
 
 
@@ -1398,8 +1412,7 @@ def current_rss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes / KiB
+    return render.peak_memory_mb()
 
 
 def progress(what: str) -> None:
@@ -1577,12 +1590,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+IMPORTED_MB = current_rss_mb()  # every module of the bot is loaded, aiogram's models the most
+
+
 def measure_one(url: str, size: Size) -> int:
-    imported = current_rss_mb()  # the bot's modules are loaded, aiogram's models the most
     database = make_url(url).get_backend_name()
     print(f"{database}: {asyncio.run(counts(url))}; NOW = {NOW:%Y-%m-%d %H:%M} UTC")
     results = asyncio.run(measure(url, size))
-    results.insert(-1, Result("(info) memory after the imports", [imported], None, "MB"))
     print(f"\n{database}, {size.name} data set ({size.label})\n")
     print(table(results))
     for result in results:

@@ -15,7 +15,7 @@ from aiogram.methods.base import Response
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import scheduler
+from bot import render, scheduler
 from bot.clock import Clock
 from bot.commands import set_default_commands
 from bot.config import Settings
@@ -124,6 +124,7 @@ def create_dispatcher(
     dispatcher.include_routers(*get_routers())
 
     async def on_startup(bot: Bot) -> None:
+        render.start()  # the chart worker imports matplotlib while the bot starts
         me = await bot.me()
         log.info("FieldCRM started as @%s", me.username)
         await set_default_commands(bot, i18n)

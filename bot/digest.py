@@ -32,9 +32,9 @@ the lists of exceptions are the few queries below, scoped by the same slices.
 
 from __future__ import annotations
 
-import functools
+import asyncio
+import dataclasses
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from html import escape
@@ -47,9 +47,9 @@ from babel.numbers import format_decimal
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import charts
 from bot.clock import Clock
 from bot.config import Settings
+from bot.render import Chart, Picture, picture, render
 from bot.services import complaints, kpi, outbox, slices
 from bot.services.access import require_role
 from bot.services.agenda import parse_agenda_time
@@ -348,15 +348,36 @@ def digest_slice(user: User) -> Slice:
     return Slice(department_id=user.department_id)
 
 
-async def build(session: AsyncSession, user: User, now: datetime, settings: Settings) -> Digest:
-    """The digest of `user` as of `now` (their local morning). Heads and admins only."""
+def _title(user: User, slice: Slice) -> str:
+    return user.department.name if user.department and not slice.company else _("Company")
+
+
+Known = dict[tuple[Slice, str], Digest]  # digests built this morning, by slice and time zone
+
+
+async def build(
+    session: AsyncSession,
+    user: User,
+    now: datetime,
+    settings: Settings,
+    *,
+    known: Known | None = None,
+) -> Digest:
+    """The digest of `user` as of `now` (their local morning). Heads and admins only.
+
+    With `known`, the figures of a digest already built for the same slice in the same time
+    zone are reused (a department's two heads read them once), after the access check."""
     require_role(user, Role.HEAD, Role.ADMIN)
+    slice = digest_slice(user)
+    key = (slice, user.timezone)
+    if known is not None and key in known:
+        await kpi.check_slice(session, user, slice)
+        return dataclasses.replace(known[key], viewer=user, title=_title(user, slice))
     tz = ZoneInfo(user.timezone)
     today = now.astimezone(tz).date()
     yesterday = today - timedelta(days=1)
     monday = today.weekday() == 0
     period = Period.of(PeriodKind.WEEK if monday else PeriodKind.DAY, yesterday, tz)
-    slice = digest_slice(user)
     by = Dimension.DEPARTMENT if slice.company else Dimension.MANAGER
     currency = settings.default_currency
     rows = await kpi.breakdown(session, user, slice, period, by, currency=currency)
@@ -368,11 +389,11 @@ async def build(session: AsyncSession, user: User, now: datetime, settings: Sett
     low, low_total = await _low_scores(session, slice, period)
     tasks = await _overdue_tasks(session, slice, now)
     stuck, stuck_total, stuck_minor = await _no_next_step(session, slice, currency)
-    return Digest(
+    built = Digest(
         viewer=user,
         slice=slice,
         by=by,
-        title=user.department.name if user.department and not slice.company else _("Company"),
+        title=_title(user, slice),
         today=today,
         period=period,
         rows=rows,
@@ -393,6 +414,9 @@ async def build(session: AsyncSession, user: User, now: datetime, settings: Sett
         no_next_step_minor=stuck_minor,
         big_wins=await _big_wins(session, slice, period, currency, settings),
     )
+    if known is not None:
+        known[key] = built
+    return built
 
 
 def _where(slice: Slice, subject: slices.Subject) -> list:
@@ -690,14 +714,14 @@ def _text(digest: Digest, currency: str, limit: int) -> str:
 
 
 @dataclass(frozen=True)
-class Chart:
+class DigestChart:
     caption: str
-    draw: Callable[[], bytes | None]  # charts.* with its arguments, for charts.render
+    picture: Picture
 
 
-def digest_chart(digest: Digest, currency: str) -> Chart:
+def digest_chart(digest: Digest, currency: str) -> DigestChart:
     """Month to date by manager (department): revenue and plan attainment. Translated here,
-    drawn later (charts.render) outside any transaction."""
+    drawn later by the chart worker (bot.render) outside any transaction."""
     user = digest.viewer
     month = month_text(digest.month.period.first, user.locale, year=False)
     title = _("{month} to date: revenue and plan").format(month=month)
@@ -705,8 +729,8 @@ def digest_chart(digest: Digest, currency: str) -> Chart:
         (row_label(row, digest.by), row.revenue_minor, row.plan_percent)
         for row in digest.month_rows
     ]
-    draw = functools.partial(
-        charts.leaderboard,
+    chart = picture(
+        Chart.LEADERBOARD,
         rows,
         currency,
         user.locale,
@@ -714,11 +738,7 @@ def digest_chart(digest: Digest, currency: str) -> Chart:
         chart_footer(digest.month.period, user),
         _("Plan attainment"),
     )
-    return Chart(caption=f"📊 {title}", draw=draw)
-
-
-async def render_chart(chart: Chart) -> bytes | None:
-    return await charts.render(chart.draw)
+    return DigestChart(caption=f"📊 {title}", picture=chart)
 
 
 # The job
@@ -783,49 +803,82 @@ async def send_digests(
 ) -> int:
     """Queues the digest (text, then the chart) of every head and admin whose local digest
     time has come today; returns the messages queued. One failing digest does not stop the
-    others: it is tried again at the next sweep."""
+    others: it is tried again at the next sweep.
+
+    Each digest's figures are read in turn; its chart is drawn by the chart worker while the
+    next one's are read, and the messages are queued once the chart is back."""
     now = clock.now()
     async with session_factory() as session:
         due = await users_due(session, now)
-    queued = 0
+    known: Known = {}
+    writing = asyncio.Lock()  # one digest queued at a time: one database connection for it
+    queuing: dict[int, asyncio.Task[int]] = {}
     for user_id, day in due:
         try:
-            queued += await _send_one(session_factory, i18n, settings, user_id, day, now)
+            composed = await _compose(session_factory, i18n, settings, user_id, now, known)
+        except Exception:
+            log.exception("the digest of user %s failed", user_id)
+            continue
+        queuing[user_id] = asyncio.create_task(
+            _queue(session_factory, writing, user_id, day, now, composed)
+        )
+    queued = 0
+    for user_id, task in queuing.items():
+        try:
+            queued += await task
         except Exception:
             log.exception("the digest of user %s failed", user_id)
     return queued
 
 
-async def _send_one(
+@dataclass(frozen=True)
+class Composed:
+    text: str | None  # None: nothing to report on (a head without a department)
+    chart: DigestChart | None
+
+
+async def _compose(
     session_factory: async_sessionmaker[AsyncSession],
     i18n: I18n,
     settings: Settings,
     user_id: int,
-    day: str,
     now: datetime,
-) -> int:
+    known: Known,
+) -> Composed:
     currency = settings.default_currency
-    text = chart = None
     async with session_factory() as session:
         user = await session.get(User, user_id)
         if user is None:
-            return 0
+            return Composed(None, None)
         with i18n.context(), i18n.use_locale(user.locale):
             try:
-                digest = await build(session, user, now, settings)
+                digest = await build(session, user, now, settings, known=known)
             except DomainError:  # e.g. a head without a department: nothing to report on
-                digest = None
-            if digest is not None:
-                text, chart = digest_text(digest, currency), digest_chart(digest, currency)
-    png = await render_chart(chart) if chart is not None else None
-    async with session_factory() as session:
+                return Composed(None, None)
+            return Composed(digest_text(digest, currency), digest_chart(digest, currency))
+
+
+async def _queue(
+    session_factory: async_sessionmaker[AsyncSession],
+    writing: asyncio.Lock,
+    user_id: int,
+    day: str,
+    now: datetime,
+    composed: Composed,
+) -> int:
+    """The chart drawn, then in one transaction: the day claimed and the messages queued."""
+    chart = composed.chart
+    png = await render(chart.picture) if chart is not None else None
+    async with writing, session_factory() as session:
         if not await claim_day(session, user_id, day):
             return 0  # another instance (or an earlier sweep) has done it
         user = await session.get(User, user_id)
         queued = 0
-        if user is not None and text is not None:
+        if user is not None and composed.text is not None:
             key = f"digest:{user_id}:{day}"
-            queued += await outbox.enqueue(session, user, key, text, protect=True, not_before=now)
+            queued += await outbox.enqueue(
+                session, user, key, composed.text, protect=True, not_before=now
+            )
             if png is not None and chart is not None:
                 queued += await outbox.enqueue(
                     session,

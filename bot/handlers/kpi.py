@@ -14,9 +14,7 @@ edit the old one: a text and a photo cannot be edited into each other.
 
 from __future__ import annotations
 
-import functools
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from html import escape
@@ -28,7 +26,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import charts, digest
+from bot import digest, render
 from bot.clock import Clock
 from bot.config import Settings
 from bot.digest import chart_footer, cut, dashboard_lines, money, period_text, row_label
@@ -42,6 +40,7 @@ from bot.keyboards.kpi import (
     dimension_label,
     dimension_of,
 )
+from bot.render import Chart, Picture, picture
 from bot.services import catalog, kpi, users
 from bot.services.errors import InvalidInput
 from bot.services.kpi import BreakdownRow, Dashboard, Dimension, Period, PeriodKind, Slice
@@ -57,14 +56,11 @@ ROWS_SHOWN = 25  # rows of a breakdown in its text (a message holds 4096 charact
 BUTTONS_MAX = 40  # rows of a breakdown with a button
 TOP_N = 8  # bars of a breakdown chart before "other"
 
-Draw = Callable[[], bytes | None]
-
-
 @dataclass(frozen=True)
 class Screen:
     text: str
     keyboard: InlineKeyboardMarkup
-    draw: Draw | None  # the chart, drawn off the event loop; None: this screen has none
+    picture: Picture | None  # the chart, drawn by the chart worker; None: this screen has none
 
 
 # What the buttons carry
@@ -175,7 +171,7 @@ async def _personal_chart(
     board: Dashboard,
     currency: str,
     today: date,
-) -> Draw:
+) -> Picture:
     """Month: revenue won so far against the plan's pace; other periods: contacts by day."""
     period, footer = board.current.period, chart_footer(board.current.period, user)
     if period.kind is PeriodKind.MONTH:
@@ -185,8 +181,8 @@ async def _personal_chart(
         plan = board.current.sales.plan
         plan_minor = plan.plan.revenue_minor if plan is not None and plan.plan else None
         title = _("Revenue against plan") if plan_minor else _("Revenue won")
-        return functools.partial(
-            charts.revenue_vs_plan,
+        return picture(
+            Chart.REVENUE_VS_PLAN,
             days,
             cumulative,
             plan_minor,
@@ -197,18 +193,17 @@ async def _personal_chart(
             _("Plan"),
             _("Won"),
         )
-    found = await kpi.activity_by_day(session, user, slice, period)
-    if found is None:  # contacts are not counted by product line
-        return lambda: None
+    # None (contacts are not counted by product line) draws nothing, like an empty period.
+    found = await kpi.activity_by_day(session, user, slice, period) or {}
     days = list(found)
     series = [(_kind_name(kind), [found[day][kind] for day in days]) for kind in InteractionKind]
     title = _("Contacts by day")
-    return functools.partial(charts.activity_by_day, days, series, user.locale, title, footer)
+    return picture(Chart.ACTIVITY_BY_DAY, days, series, user.locale, title, footer)
 
 
 def _leaderboard(
     rows: list[BreakdownRow], dimension: Dimension, user: User, period: Period, currency: str
-) -> Draw:
+) -> Picture:
     title = (
         _("Revenue and plan by department")
         if dimension is Dimension.DEPARTMENT
@@ -216,8 +211,8 @@ def _leaderboard(
     )
     bars = [(row_label(row, dimension), row.revenue_minor, row.plan_percent) for row in rows]
     footer = chart_footer(period, user)
-    return functools.partial(
-        charts.leaderboard, bars, currency, user.locale, title, footer, _("Plan attainment")
+    return picture(
+        Chart.LEADERBOARD, bars, currency, user.locale, title, footer, _("Plan attainment")
     )
 
 
@@ -241,13 +236,13 @@ async def dashboard_screen(
     ]
     if slice.owner_id is not None or (slice.company and slice.people_only):
         today = now.astimezone(period.tz).date()
-        draw = await _personal_chart(session, user, slice, board, currency, today)
+        chart = await _personal_chart(session, user, slice, board, currency, today)
     else:  # a team, or a slice of it: who sold what
         by = Dimension.MANAGER if slice.department_id is not None else Dimension.DEPARTMENT
         rows = await kpi.breakdown(session, user, slice, period, by, currency=currency)
-        draw = _leaderboard(rows, by, user, period, currency)
+        chart = _leaderboard(rows, by, user, period, currency)
     keyboard = dashboard_keyboard(data, _breakdowns(user, slice), _up(user, data, owner))
-    return Screen("\n".join(lines), keyboard, draw)
+    return Screen("\n".join(lines), keyboard, chart)
 
 
 # Breakdowns
@@ -316,13 +311,13 @@ async def breakdown_screen(
         owner=data.owner,
         department=data.department,
     )
-    draw: Draw | None = None  # managers: a list to pick from; the team's chart is a tap back
+    chart: Picture | None = None  # managers: a list to pick from; the team's chart is a tap back
     if dimension is Dimension.DEPARTMENT:
-        draw = _leaderboard(rows, dimension, user, period, currency)
+        chart = _leaderboard(rows, dimension, user, period, currency)
     elif dimension in ITEM_DIMENSIONS:
         bars = [(row_label(row, dimension), row.revenue_minor) for row in rows]
-        draw = functools.partial(
-            charts.breakdown,
+        chart = picture(
+            Chart.BREAKDOWN,
             bars,
             user.locale,
             _breakdown_title(dimension),
@@ -331,7 +326,7 @@ async def breakdown_screen(
             top_n=TOP_N,
             money=(currency,),
         )
-    return Screen("\n".join(lines), breakdown_keyboard(data, targets, back), draw)
+    return Screen("\n".join(lines), breakdown_keyboard(data, targets, back), chart)
 
 
 # Sending
@@ -340,11 +335,11 @@ async def breakdown_screen(
 async def show(message: Message, screen: Screen) -> None:
     """The text, then the chart with the buttons under it (or one line when there is nothing
     to draw); the chart is drawn with no transaction open."""
-    if screen.draw is None:
+    if screen.picture is None:
         await message.answer(screen.text, reply_markup=screen.keyboard, protect_content=True)
         return
     await end_read_transaction()
-    png = await charts.render(screen.draw)
+    png = await render.render(screen.picture)
     await message.answer(screen.text, protect_content=True)
     if png is None:
         await message.answer(
@@ -414,7 +409,7 @@ async def digest_command(
     found = await digest.build(session, user, clock.now(), settings)
     text, chart = digest.digest_text(found, currency), digest.digest_chart(found, currency)
     await end_read_transaction()
-    png = await digest.render_chart(chart)
+    png = await render.render(chart.picture)
     await message.answer(text, protect_content=True)
     if png is not None:
         await message.answer_photo(

@@ -33,10 +33,6 @@ from enum import Enum, StrEnum
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -394,6 +390,10 @@ def _spec(kind: ExportKind, actor: User, flt: AuditFilter) -> _Spec:
 # Cells
 
 
+# Control characters an XLSX cell cannot hold (openpyxl's ILLEGAL_CHARACTERS_RE).
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+
+
 def neutralize(text: str) -> str:
     """A leading apostrophe keeps a spreadsheet from taking the text for a formula."""
     text = ILLEGAL_CHARACTERS_RE.sub("", text)  # control characters XLSX cannot hold
@@ -460,6 +460,11 @@ class _XlsxWriter:
     """openpyxl's write-only workbook: rows go to a temporary file, not kept as cells."""
 
     def __init__(self, headers: list[str], title: str) -> None:
+        # Imported here: openpyxl costs the bot 10 MB, and only exports need it.
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+
         self.book = Workbook(write_only=True)
         self.saved = False
         self.sheet = self.book.create_sheet(title)
