@@ -45,6 +45,7 @@ from db.models import (
 )
 from tests.conftest import Db
 from tests.fake_telegram import FakeTelegram, FakeUser, SentMessage
+from tests.stories import colleague_joins
 from tests.test_charts import png_size
 from tests.test_pipeline import sales_and_service, user_id
 
@@ -491,3 +492,27 @@ async def test_the_first_digest_comes_the_morning_after_one_joins(fake, bot, db)
 
     await at(bot, WEDNESDAY + timedelta(days=1))  # Thursday 08:30
     assert len(digests(helen)) == 1 and len(digests(admin)) == 1
+
+
+async def test_two_heads_of_one_department_each_get_it_in_their_language(fake, bot, db):
+    """The department's figures are read once for both heads; each gets them in their own
+    language, with their own name under the chart."""
+    sales = await tuesday(fake, bot, db)
+    galina = await colleague_joins(
+        fake, sales.admin, 3002, "Galina", role="head of department", language="ru"
+    )
+    await db.execute(update(User).values(created_at=msk(9, 1)))
+
+    await at(bot, WEDNESDAY)
+
+    [english] = digests(sales.helen)
+    [russian] = [m for m in galina.messages if "Ежедневная сводка ·" in (m.text or "")]
+    assert "📨 Daily digest · Sales" in english.text
+    assert "📨 Ежедневная сводка · Sales" in russian.text
+    assert "• Deals with no next step: 2 · 400K ₽" in plain(english.text)
+    assert "• Сделок без следующего шага: 2 · 400 тыс. ₽" in plain(russian.text)
+    assert plain(russian.text).count("\n") == plain(english.text).count("\n")
+    [helen_chart], [galina_chart] = charts(sales.helen), charts(galina)
+    assert plain(galina_chart.caption) == "📊 Ноябрь, с начала месяца: выручка и план"
+    assert png_size(galina_chart.file_bytes)[0] == 1080
+    assert galina_chart.file_bytes != helen_chart.file_bytes  # "получатель: Galina" under it
