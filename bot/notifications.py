@@ -28,7 +28,7 @@ from bot.keyboards.callbacks import (
 from bot.services import complaints, deals, outbox
 from bot.services.money import format_money, to_minor
 from bot.services.parsing import format_when
-from bot.texts import SEVERITY_MARK, complaint_status_label, severity_label
+from bot.texts import SEVERITY_MARK, complaint_status_label, severity_label, shorten
 from db.models import (
     Complaint,
     ComplaintChange,
@@ -46,10 +46,6 @@ SNIPPET = 600  # a description quoted in a notification, so the message stays sh
 DEAL_EVENTS = (EventKind.DEAL_CREATED, EventKind.DEAL_WON, EventKind.DEAL_LOST)
 COMPLAINT_EVENTS = tuple(kind for kind in EventKind if kind.value.startswith("complaint_"))
 SURVEY_EVENTS = (EventKind.SURVEY_LOW_SCORE, EventKind.SURVEY_COMMENT, EventKind.SURVEY_PROMOTER)
-
-
-def _short(text: str, limit: int = SNIPPET) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 # Deals
@@ -108,11 +104,11 @@ def complaint_text(
     complaint stands now: two changes can fall between two sweeps."""
     zone = ZoneInfo(user.timezone)
     due = format_when(complaint.sla_due_at, zone, user.locale)
-    comment = escape(_short(change.comment)) if change and change.comment else ""
+    comment = escape(shorten(change.comment, SNIPPET)) if change and change.comment else ""
     if kind is EventKind.COMPLAINT_OPENED:
         title = _("⚠️ <b>New complaint</b>")
         body = [
-            escape(_short(complaint.description)),
+            escape(shorten(complaint.description, SNIPPET)),
             _("Reported by {name}; to be resolved by {when}.").format(
                 name=escape(complaint.reporter.full_name), when=due
             ),
@@ -125,13 +121,13 @@ def complaint_text(
             name = person.full_name if person else "—"
             title = _("📥 <b>Complaint assigned to {name}</b>").format(name=escape(name))
         body = [
-            escape(_short(complaint.description)),
+            escape(shorten(complaint.description, SNIPPET)),
             _("To be resolved by {when}.").format(when=due),
         ]
     elif kind is EventKind.COMPLAINT_RESOLVED:
         title = _("✅ <b>Complaint resolved</b>")
         resolution = (change.comment if change else None) or complaint.resolution or ""
-        body = [_("Resolution: {text}").format(text=escape(_short(resolution)))]
+        body = [_("Resolution: {text}").format(text=escape(shorten(resolution, SNIPPET)))]
     elif kind is EventKind.COMPLAINT_SEVERITY:
         severity = complaint.severity
         if change is not None and change.value in set(ComplaintSeverity):
@@ -146,7 +142,7 @@ def complaint_text(
         title = _("⏰ <b>Complaint overdue</b>: it was to be resolved by {when}.").format(when=due)
         assignee = complaint.assignee.full_name if complaint.assignee else _("nobody yet")
         body = [
-            escape(_short(complaint.description)),
+            escape(shorten(complaint.description, SNIPPET)),
             _("Status: {status} · assignee: {name}").format(
                 status=complaint_status_label(complaint.status), name=escape(assignee)
             ),
@@ -349,7 +345,9 @@ def survey_text(kind: EventKind, survey: Survey) -> str:
             "🌟 <b>{client}</b> gave {score} ({trigger}): a good moment to ask for a referral."
         ).format(client=client, score=score, trigger=trigger_text(survey))
     if kind is EventKind.SURVEY_COMMENT:
-        comment = escape(_short(survey.comment)) if survey.comment else _("🎤 a voice note")
+        comment = (
+            escape(shorten(survey.comment, SNIPPET)) if survey.comment else _("🎤 a voice note")
+        )
         return _("💬 <b>{client}</b> explained their {score}: {comment}").format(
             client=client, score=score, comment=comment
         )

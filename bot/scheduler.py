@@ -6,6 +6,7 @@ database (tasks, outbox), so nothing is lost or pickled, and a restart simply sw
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiogram import Bot, Dispatcher
@@ -36,10 +37,18 @@ class BackgroundWork:
         self.clock = clock
         self.worker = OutboxWorker(bot, session_factory, settings, clock)
         self.scheduler = AsyncIOScheduler(timezone="UTC")
+        # One sweep at a time: a sweep asked for by hand (tests, start-up) while the timer's runs
+        # waits for it and then does its own whole round, so it returns with everything due
+        # handled, not with the other's digests still being drawn.
+        self._sweeping = asyncio.Lock()
 
     async def sweep(self) -> None:
         """Everything that may be due now: reminders, agendas, the heads' digests, escalations
         and the messages events call for; then deliver the outbox."""
+        async with self._sweeping:
+            await self._sweep()
+
+    async def _sweep(self) -> None:
         try:
             await jobs.remind_due_tasks(self.session_factory, self.i18n, self.clock)
             await jobs.send_agendas(self.session_factory, self.i18n, self.clock, self.settings)

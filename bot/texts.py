@@ -24,6 +24,11 @@ from db.models import (
 )
 
 
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters: a longer text is cut, ending in "…"."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def no_access_text() -> str:
     return _(
         "Hello! This is FieldCRM, your company's client base in Telegram.\n\n"

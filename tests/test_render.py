@@ -15,7 +15,7 @@ import pytest
 
 from bot import charts, render
 from bot.render import Chart, RenderError, picture
-from tests.test_charts import FOOTER, png_size, team
+from tests.test_charts import FOOTER, every_picture, png_size, team
 
 
 def test_every_chart_name_is_a_chart_of_bot_charts() -> None:
@@ -80,3 +80,13 @@ def test_the_bot_never_imports_matplotlib() -> None:
         [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("locale", ["ru", "en"])
+async def test_every_chart_comes_back_from_the_worker_as_drawn_here(locale: str) -> None:
+    pictures = every_picture(locale)
+    drawn = [await render.render(item) for item in pictures.values()]
+    here = [render.draw(item) for item in pictures.values()]
+    assert [png_size(png)[0] for png in drawn] == [1080] * len(pictures)
+    assert drawn == here  # the worker draws what the charts module draws, byte for byte
+    assert "matplotlib.pyplot" not in (await render.worker_status()).modules

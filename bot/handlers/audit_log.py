@@ -27,16 +27,13 @@ from bot.services import audit_log
 from bot.services.access import require_role
 from bot.services.audit_log import AuditFilter, AuditPage
 from bot.services.exports import ExportKind
+from bot.texts import shorten
 from db.models import AuditEntry, Role, User
 
 handlers = Handlers("audit_log")
 
 NAME_MAX = 60
 DETAILS_MAX = 200
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def action_label(action: str) -> str:
@@ -97,11 +94,11 @@ def entry_text(entry: AuditEntry, page: AuditPage, zone: ZoneInfo) -> str:
         name = page.objects.get((entry.object_type, entry.object_id))
         what += f" #{entry.object_id}"
         if name:
-            what += f" {escape(_short(name, NAME_MAX))}"
-    lines = [f"<b>{when:%d.%m.%Y %H:%M}</b> · {escape(_short(who, NAME_MAX))}", what]
+            what += f" {escape(shorten(name, NAME_MAX))}"
+    lines = [f"<b>{when:%d.%m.%Y %H:%M}</b> · {escape(shorten(who, NAME_MAX))}", what]
     if entry.details:
         details = ", ".join(f"{key}: {_value(value)}" for key, value in entry.details.items())
-        lines.append(f"<i>{escape(_short(details, DETAILS_MAX))}</i>")
+        lines.append(f"<i>{escape(shorten(details, DETAILS_MAX))}</i>")
     return "\n".join(lines)
 
 
@@ -109,7 +106,7 @@ async def _filter_labels(session: AsyncSession, user: User, flt: AuditFilter) ->
     person = _("everyone")
     if flt.user_id is not None:
         name = await audit_log.person_name(session, user, flt.user_id)
-        person = _short(name or f"#{flt.user_id}", NAME_MAX)
+        person = shorten(name or f"#{flt.user_id}", NAME_MAX)
     action = action_label(flt.action) if flt.action is not None else _("any action")
     return person, action
 

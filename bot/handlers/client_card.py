@@ -34,6 +34,7 @@ from bot.texts import (
     client_status_label,
     complaint_status_label,
     interaction_kind_label,
+    shorten,
 )
 from db.models import (
     AttachmentKind,
@@ -57,10 +58,6 @@ ENTRY_TEXT_MAX = 300
 NOTES_MAX = 600
 CARD_CONTACTS_MAX = 5
 ANSWER_COMMENT_MAX = 200
-
-
-def shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def local(moment: datetime, user: User) -> datetime:

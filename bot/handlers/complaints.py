@@ -32,6 +32,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.flows import Ask, current_step, go, step
 from bot.handlers.client_card import start_flow_for_client
+from bot.handlers.client_step import ask_for_client, client_step
 from bot.handlers.common import leave_question
 from bot.handlers.registry import Handlers
 from bot.keyboards import complaints as kb
@@ -42,9 +43,7 @@ from bot.keyboards.callbacks import (
     ComplaintCb,
     FormAction,
     FormCb,
-    PickCb,
 )
-from bot.keyboards.clients import client_picker
 from bot.keyboards.common import nav_keyboard, skip_keyboard
 from bot.services import catalog, clients, complaints, contact_log
 from bot.services.complaints import Act, ChangeKind, ComplaintChanged, ComplaintDraft, View
@@ -52,7 +51,7 @@ from bot.services.contact_log import AttachmentDraft
 from bot.services.errors import N_, DomainError, InvalidInput, NotFound
 from bot.services.parsing import format_when
 from bot.states import ComplaintForm, ComplaintStep
-from bot.texts import complaint_status_label, severity_label
+from bot.texts import complaint_status_label, severity_label, shorten
 from db.models import (
     AttachmentKind,
     Client,
@@ -75,10 +74,6 @@ HISTORY_TEXT_MAX = 3900
 
 def _when(moment: datetime, user: User) -> str:
     return format_when(moment, ZoneInfo(user.timezone), user.locale)
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _department_kind(user: User) -> DepartmentKind | None:
@@ -127,7 +122,7 @@ def list_text(
         number = page * complaints.PAGE_SIZE + index + 1
         parts = [
             f"{number}. {kb.marks(complaint, now)} #{complaint.id} "
-            f"<b>{escape(_short(complaint.client.name, LINE_NAME_MAX))}</b>"
+            f"<b>{escape(shorten(complaint.client.name, LINE_NAME_MAX))}</b>"
         ]
         if complaint.category is not None:
             parts.append(escape(complaint.category.name))
@@ -218,9 +213,9 @@ def card_text(complaint: Complaint, user: User, now: datetime, note: str | None 
         if assignee
         else _("Assignee: nobody yet")
     )
-    lines += ["", escape(_short(complaint.description, DESCRIPTION_SHOWN_MAX))]
+    lines += ["", escape(shorten(complaint.description, DESCRIPTION_SHOWN_MAX))]
     if complaint.resolution and not complaint.status.is_active:
-        resolution = escape(_short(complaint.resolution, DESCRIPTION_SHOWN_MAX))
+        resolution = escape(shorten(complaint.resolution, DESCRIPTION_SHOWN_MAX))
         lines += ["", _("<b>Resolution</b>: {text}").format(text=resolution)]
         if complaint.resolved_at is not None:
             lines.append(_("Resolved {when}").format(when=_when(complaint.resolved_at, user)))
@@ -464,7 +459,7 @@ def change_line(change: ComplaintChange, names: Mapping[int, str], user: User) -
         what = escape(kind)
     line = f"<b>{_when(change.created_at, user)}</b> · {who}: {what}"
     if change.comment:
-        line += "\n" + escape(_short(change.comment, COMMENT_SHOWN_MAX))
+        line += "\n" + escape(shorten(change.comment, COMMENT_SHOWN_MAX))
     return line
 
 
@@ -736,46 +731,16 @@ async def _asked_normally(this: State, state: FSMContext) -> None:
 
 @step(ComplaintForm.client, expects_text=True)
 async def ask_client(message: Message, state: FSMContext, session: AsyncSession, user: User):
-    found = list(await clients.recent(session, user))
-    hint = (
-        _("Tap one below, or type part of a name, phone or INN.")
-        if found
-        else _("Type part of the client's name, phone or INN.")
-    )
-    await message.answer(
-        _("⚠️ Which client is complaining?") + "\n" + hint, reply_markup=client_picker(found)
-    )
+    await ask_for_client(message, session, user, _("⚠️ Which client is complaining?"))
 
 
-@handlers.message(ComplaintForm.client, F.text)
-async def client_typed(
-    message: Message, state: FSMContext, session: AsyncSession, user: User
+async def client_chosen(
+    message: Message, state: FSMContext, session: AsyncSession, user: User, _clock: Clock
 ) -> None:
-    query = message.text or ""
-    found, total = await clients.search(session, user, query)
-    if not found:
-        await message.answer(
-            _("No clients of yours match “{query}”.").format(query=escape(_short(query, 50)))
-        )
-        await ask_client(message, state, session, user)
-        return
-    text = _("Found: {count}. Tap the client, or type more to narrow it down.").format(count=total)
-    await message.answer(text, reply_markup=client_picker(found))
+    await go(ComplaintForm.category, message, state, session, user)
 
 
-@handlers.callback_query(ComplaintForm.client, PickCb.filter())
-async def client_picked(
-    query: CallbackQuery,
-    callback_data: PickCb,
-    state: FSMContext,
-    session: AsyncSession,
-    user: User,
-) -> None:
-    client = await clients.get_client(session, user, callback_data.client_id)
-    await query.answer()
-    await state.update_data(client_id=client.id)
-    if message := await leave_question(query):
-        await go(ComplaintForm.category, message, state, session, user)
+client_step(handlers, ComplaintForm.client, ask_client, client_chosen)
 
 
 @step(ComplaintForm.category, expects_text=False, back=ComplaintForm.client)
@@ -979,7 +944,7 @@ async def draft_text(data: dict[str, Any], session: AsyncSession, user: User) ->
     line = await _name_of(session, ReferenceKind.PRODUCT_LINE, data.get("product_line_id"))
     if line:
         lines.append(_("Product line: {name}").format(name=escape(line)))
-    description = escape(_short(data.get("description", ""), DESCRIPTION_SHOWN_MAX))
+    description = escape(shorten(data.get("description", ""), DESCRIPTION_SHOWN_MAX))
     lines += ["", description]
     if data.get("files"):
         lines.append(_("📎 Files: {count}").format(count=len(data["files"])))

@@ -28,10 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.flows import current_step, go, step
 from bot.handlers.client_card import start_flow_for_client
+from bot.handlers.client_step import ask_for_client, client_step
 from bot.handlers.common import leave_question
 from bot.handlers.registry import Handlers
-from bot.keyboards.callbacks import ClientAction, ClientCb, FormAction, FormCb, PickCb
-from bot.keyboards.clients import client_picker
+from bot.keyboards.callbacks import ClientAction, ClientCb, FormAction, FormCb
 from bot.keyboards.common import nav_keyboard, skip_keyboard
 from bot.keyboards.contact_log import (
     NEXT_STEP,
@@ -45,7 +45,7 @@ from bot.services import clients, contact_log, parsing
 from bot.services.contact_log import AttachmentDraft
 from bot.services.errors import InvalidInput, NotFound
 from bot.states import ContactLog
-from bot.texts import interaction_kind_label
+from bot.texts import interaction_kind_label, shorten
 from db.models import AttachmentKind, Client, InteractionKind, User
 from db.types import utcnow
 
@@ -64,10 +64,6 @@ SHOWN_MAX = 1200  # a long summary or outcome is cut in the review, so the messa
 
 def _zone(user: User) -> ZoneInfo:
     return ZoneInfo(user.timezone)
-
-
-def _short(text: str, limit: int = SHOWN_MAX) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 async def _client(state: FSMContext, session: AsyncSession, user: User) -> Client:
@@ -91,10 +87,12 @@ def record_text(client: Client, data: dict[str, Any], user: User) -> str:
     lines = [
         _("Client: {name}").format(name=escape(client.name)),
         _("Kind: {kind}").format(kind=interaction_kind_label(InteractionKind(data["kind"]))),
-        _("Summary: {summary}").format(summary=escape(_short(data.get("summary", "")))),
+        _("Summary: {summary}").format(summary=escape(shorten(data.get("summary", ""), SHOWN_MAX))),
     ]
     if data.get("outcome"):
-        lines.append(_("Outcome: {outcome}").format(outcome=escape(_short(data["outcome"]))))
+        lines.append(
+            _("Outcome: {outcome}").format(outcome=escape(shorten(data["outcome"], SHOWN_MAX)))
+        )
     if data.get("next_step") and data.get("due"):
         when = parsing.format_when(
             contact_log.moment_from_iso(data["due"]), _zone(user), user.locale
@@ -155,56 +153,26 @@ async def start_visit_from_location(
 @step(ContactLog.client, expects_text=True)
 async def ask_client(message: Message, state: FSMContext, session: AsyncSession, user: User):
     data = await state.get_data()
-    found: list[Client] = []
+    nearest: list[Client] = []
     if data.get("latitude") is not None:
-        found = list(await clients.nearest(session, user, data["latitude"], data["longitude"]))
+        nearest = list(await clients.nearest(session, user, data["latitude"], data["longitude"]))
     if data.get("kind_preset"):
         question = _("🚗 Logging a visit. Which client?")
-        if found:
+        if nearest:
             question += "\n" + _("Your clients nearest to this point are below.")
     else:
         question = _("Which client?")
-    if not found:
-        found = list(await clients.recent(session, user))
-    hint = (
-        _("Tap one below, or type part of a name, phone or INN.")
-        if found
-        else _("Type part of the client's name, phone or INN.")
-    )
-    await message.answer(f"{question}\n{hint}", reply_markup=client_picker(found))
+    await ask_for_client(message, session, user, question, nearest)
 
 
-@handlers.message(ContactLog.client, F.text)
-async def client_typed(
-    message: Message, state: FSMContext, session: AsyncSession, user: User
+async def client_chosen(
+    message: Message, state: FSMContext, session: AsyncSession, user: User, _clock: Clock
 ) -> None:
-    query = message.text or ""
-    found, total = await clients.search(session, user, query)
-    if not found:
-        await message.answer(
-            _("No clients of yours match “{query}”.").format(query=escape(_short(query, 50)))
-        )
-        await ask_client(message, state, session, user)
-        return
-    text = _("Found: {count}. Tap the client, or type more to narrow it down.").format(count=total)
-    await message.answer(text, reply_markup=client_picker(found))
+    preset = (await state.get_data()).get("kind_preset")
+    await go(ContactLog.summary if preset else ContactLog.kind, message, state, session, user)
 
 
-@handlers.callback_query(ContactLog.client, PickCb.filter())
-async def client_picked(
-    query: CallbackQuery,
-    callback_data: PickCb,
-    state: FSMContext,
-    session: AsyncSession,
-    user: User,
-) -> None:
-    client = await clients.get_client(session, user, callback_data.client_id)
-    await query.answer()
-    await state.update_data(client_id=client.id)
-    if message := await leave_question(query):
-        preset = (await state.get_data()).get("kind_preset")
-        target = ContactLog.summary if preset else ContactLog.kind
-        await go(target, message, state, session, user)
+client_step(handlers, ContactLog.client, ask_client, client_chosen)
 
 
 # What kind of contact

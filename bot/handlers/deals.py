@@ -29,7 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.flows import go, step
-from bot.handlers.client_card import history_entry, shorten, start_flow_for_client
+from bot.handlers.client_card import history_entry, start_flow_for_client
+from bot.handlers.client_step import ask_for_client, client_step
 from bot.handlers.common import leave_question
 from bot.handlers.registry import Handlers
 from bot.keyboards.callbacks import (
@@ -39,11 +40,9 @@ from bot.keyboards.callbacks import (
     DealCb,
     FormAction,
     FormCb,
-    PickCb,
     PipelineAction,
     PipelineCb,
 )
-from bot.keyboards.clients import client_picker
 from bot.keyboards.common import nav_keyboard
 from bot.keyboards.deals import (
     card_keyboard,
@@ -63,7 +62,7 @@ from bot.services import catalog, clients, complaints, deals, money, parsing
 from bot.services.deals import DealChanged, DealClosed, DealDraft
 from bot.services.errors import N_, InvalidInput, NotFound
 from bot.states import ContactLog, DealEdit, DealForm
-from bot.texts import stage_label
+from bot.texts import shorten, stage_label
 from db.models import Deal, DealStage, ReferenceKind, User
 from db.types import utcnow
 
@@ -843,48 +842,18 @@ async def new_deal_for_client(
 
 @step(DealForm.client, expects_text=True)
 async def ask_client(message: Message, state: FSMContext, session: AsyncSession, user: User):
-    found = await clients.recent(session, user)
-    hint = (
-        _("Tap one below, or type part of a name, phone or INN.")
-        if found
-        else _("Type part of the client's name, phone or INN.")
-    )
-    await message.answer(
-        _("💼 New deal. Which client?") + "\n" + hint, reply_markup=client_picker(found)
-    )
+    await ask_for_client(message, session, user, _("💼 New deal. Which client?"))
 
 
-@handlers.message(DealForm.client, F.text)
-async def client_typed(
-    message: Message, state: FSMContext, session: AsyncSession, user: User
+async def client_chosen(
+    message: Message, state: FSMContext, session: AsyncSession, user: User, clock: Clock
 ) -> None:
-    query = message.text or ""
-    found, total = await clients.search(session, user, query)
-    if not found:
-        await message.answer(
-            _("No clients of yours match “{query}”.").format(query=escape(shorten(query, 50)))
-        )
-        await ask_client(message, state, session, user)
-        return
-    text = _("Found: {count}. Tap the client, or type more to narrow it down.").format(count=total)
-    await message.answer(text, reply_markup=client_picker(found))
+    client_id = int((await state.get_data())["client_id"])
+    await _warn_about_complaints(message, session, user, client_id, clock.now())
+    await go(await _after_client(session), message, state, session, user)
 
 
-@handlers.callback_query(DealForm.client, PickCb.filter())
-async def client_picked(
-    query: CallbackQuery,
-    callback_data: PickCb,
-    state: FSMContext,
-    session: AsyncSession,
-    user: User,
-    clock: Clock,
-) -> None:
-    client = await clients.get_client(session, user, callback_data.client_id)
-    await query.answer()
-    await state.update_data(client_id=client.id)
-    if message := await leave_question(query):
-        await _warn_about_complaints(message, session, user, client.id, clock.now())
-        await go(await _after_client(session), message, state, session, user)
+client_step(handlers, DealForm.client, ask_client, client_chosen)
 
 
 async def _draft_client_name(state: FSMContext, session: AsyncSession, user: User) -> str:

@@ -56,6 +56,7 @@ ROWS_SHOWN = 25  # rows of a breakdown in its text (a message holds 4096 charact
 BUTTONS_MAX = 40  # rows of a breakdown with a button
 TOP_N = 8  # bars of a breakdown chart before "other"
 
+
 @dataclass(frozen=True)
 class Screen:
     text: str

@@ -31,6 +31,7 @@ from bot.services import money, plans
 from bot.services.errors import N_, InvalidInput, NotFound
 from bot.services.plans import Figures, PlanFact
 from bot.states import PlanForm
+from bot.texts import shorten
 from db.models import PlanSubject, User
 
 handlers = Handlers("plans")
@@ -63,10 +64,6 @@ def percent_text(percent: int | None) -> str:
 
 def _money(minor: int, currency: str, user: User, *, compact: bool) -> str:
     return money.format_money(minor, currency, user.locale, compact=compact)
-
-
-def _short(name: str) -> str:
-    return escape(name if len(name) <= NAME_MAX else name[: NAME_MAX - 1] + "…")
 
 
 def plan_fact_lines(fact: PlanFact, user: User, currency: str) -> list[str]:
@@ -105,7 +102,7 @@ def team_line(name: str, fact: PlanFact, user: User, currency: str) -> str:
         return _(
             "<b>{name}</b>: no plan · won {revenue} · deals won: {deals} · contacts: {contacts}"
         ).format(
-            name=_short(name),
+            name=escape(shorten(name, NAME_MAX)),
             revenue=revenue,
             deals=fact.fact.deals_won,
             contacts=fact.fact.interactions,
@@ -114,7 +111,7 @@ def team_line(name: str, fact: PlanFact, user: User, currency: str) -> str:
         "<b>{name}</b>: {revenue} of {plan} ({percent}) · deals won: {deals} of {deals_plan} · "
         "contacts: {contacts} of {contacts_plan}"
     ).format(
-        name=_short(name),
+        name=escape(shorten(name, NAME_MAX)),
         revenue=revenue,
         plan=_money(fact.plan.revenue_minor, currency, user, compact=True),
         percent=percent_text(fact.revenue_percent),

@@ -35,6 +35,7 @@ from bot.services import clients, contact_log, parsing, tasks
 from bot.services.errors import N_, InvalidInput
 from bot.services.tasks import DueGroup
 from bot.states import TaskForm
+from bot.texts import shorten
 from db.models import Client, Task, TaskStatus, User
 
 handlers = Handlers("tasks")
@@ -48,10 +49,6 @@ def _zone(user: User) -> ZoneInfo:
 
 def _when(moment: datetime, user: User) -> str:
     return parsing.format_when(moment, _zone(user), user.locale)
-
-
-def _short(text: str, limit: int = LINE_TEXT_MAX) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def client_text(client: Client) -> str:
@@ -93,7 +90,7 @@ def list_view(
             current = group
         overdue = group is DueGroup.OVERDUE
         line = f"{'⚠️ ' if overdue else ''}{number}. {_when(task.due_at, user)} — "
-        line += escape(_short(task.text))
+        line += escape(shorten(task.text, LINE_TEXT_MAX))
         if task.client is not None:
             line += f" · {escape(task.client.name)}"
         lines.append(line)

@@ -13,7 +13,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.keyboards.callbacks import ComplaintAction, ComplaintCb, FormAction, FormCb
 from bot.keyboards.common import nav_row, pager_row, step_keyboard
 from bot.services.complaints import PAGE_SIZE, Act, View, is_overdue
-from bot.texts import SEVERITY_MARK, severity_label
+from bot.texts import SEVERITY_MARK, severity_label, shorten
 from db.models import Complaint, ComplaintSeverity, ReferenceItem, Role, User
 
 BUTTON_NAME_MAX = 28  # a client's name on a list button
@@ -33,10 +33,6 @@ _ACTIONS = (
 )
 
 
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def age_label(complaint: Complaint, now: datetime) -> str:
     """How long the client has been waiting: "3 d", or "5 h" on the first day."""
     hours = max(int((now - complaint.created_at).total_seconds() // 3600), 0)
@@ -51,7 +47,7 @@ def marks(complaint: Complaint, now: datetime) -> str:
 
 
 def complaint_button_text(complaint: Complaint, now: datetime) -> str:
-    name = _short(complaint.client.name, BUTTON_NAME_MAX)
+    name = shorten(complaint.client.name, BUTTON_NAME_MAX)
     return f"{marks(complaint, now)} #{complaint.id} {name} · {age_label(complaint, now)}"
 
 
@@ -169,7 +165,7 @@ def people_keyboard(complaint: Complaint, people: Sequence[User]) -> InlineKeybo
     for person in people:
         current = person.id == complaint.assignee_id
         builder.button(
-            text=("✓ " if current else "") + _short(person.full_name, 40),
+            text=("✓ " if current else "") + shorten(person.full_name, 40),
             callback_data=ComplaintCb(
                 action=ComplaintAction.OPEN if current else ComplaintAction.ASSIGN,
                 complaint_id=complaint.id,
@@ -216,7 +212,7 @@ def items_keyboard(
 ) -> InlineKeyboardMarkup:
     """Reference items (a category, a product line) as answers, Skip if optional."""
     choices = [
-        (_short(item.name, 40), FormCb(action=FormAction.CHOOSE, value=str(item.id)).pack())
+        (shorten(item.name, 40), FormCb(action=FormAction.CHOOSE, value=str(item.id)).pack())
         for item in items
     ]
     if skip:
