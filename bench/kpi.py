@@ -47,10 +47,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import asyncpg
 from sqlalchemy import delete, event, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -78,6 +77,9 @@ from db.models import (
     User,
 )
 from db.session import create_engine, create_session_factory
+
+if TYPE_CHECKING:  # imported where used: the bot on SQLite never loads asyncpg
+    import asyncpg
 
 SEED = 8
 VERSION = 3  # bump when the generator changes: cached data sets are then built again
@@ -963,6 +965,8 @@ class PostgresLoader:
 
     @classmethod
     async def connect(cls, url: str) -> PostgresLoader:
+        import asyncpg
+
         parsed = make_url(url)
         connection = await asyncpg.connect(
             user=parsed.username,
@@ -1029,6 +1033,11 @@ def sqlite_url(path: Path) -> str:
 
 async def cached(url: str | None, size: Size) -> bool:
     """The data set of this size is there and complete (its marker is written last)."""
+    errors: tuple[type[Exception], ...] = (sqlite3.Error, OSError)
+    if url is not None:
+        import asyncpg
+
+        errors += (asyncpg.PostgresError,)
     try:
         if url is None:
             path = cache_path(size)
@@ -1045,7 +1054,7 @@ async def cached(url: str | None, size: Size) -> bool:
                 )
             finally:
                 await loader.db.close()
-    except (sqlite3.Error, asyncpg.PostgresError, OSError):
+    except errors:
         return False
     return row is not None and row[0] == size.label
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import subprocess
 import sys
 
 from bot.config import Settings, SettingsError, load_settings
@@ -54,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.cli import print_invite
 
         return asyncio.run(print_invite(settings, args.role, args.department, args.days))
-    upgrade(settings.database_url)
+    # Migrated by a child process: Alembic stays out of the long-running bot's memory.
+    migrated = subprocess.run([sys.executable, "-m", "bot", "migrate"], check=False)
+    if migrated.returncode != 0:
+        return migrated.returncode
     return asyncio.run(run(settings))
 
 

@@ -25,6 +25,7 @@ import logging
 import os
 import pickle
 import resource
+import signal
 import subprocess
 import sys
 import threading
@@ -200,6 +201,9 @@ def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
 
 
 def _main() -> None:
+    # Ctrl+C in a terminal reaches the whole process group: the bot stops, and the worker ends
+    # when the bot closes its pipe, not with a KeyboardInterrupt of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The answers go to a copy of stdout; stdout itself then points at stderr, so nothing a
     # library prints can get into the pickles.
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")

@@ -1,17 +1,23 @@
-"""Apply Alembic migrations from code (the CLI, `make run` and the tests all come here)."""
+"""Apply Alembic migrations from code (the CLI, `make run` and the tests all come here).
+
+Alembic is imported only when used: with Mako it weighs 8 MB, which the running bot (it
+migrates in a child process, see bot/__main__.py) would otherwise carry for good."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["database_url"] = url
@@ -19,10 +25,14 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(url: str, revision: str) -> None:
+    from alembic import command
+
     command.downgrade(alembic_config(url), revision)
 
 
