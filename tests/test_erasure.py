@@ -8,7 +8,13 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from bot.keyboards.callbacks import EraseCb
+from bot.keyboards.callbacks import (
+    ClientAction,
+    ClientCb,
+    EraseCb,
+    SurveyLinkAction,
+    SurveyLinkCb,
+)
 from db.models import (
     Attachment,
     AttachmentKind,
@@ -249,10 +255,25 @@ async def test_admin_erases_a_client_and_the_figures_stay(fake, bot, db):
     assert entry.details["chats"] == 1 and entry.details["links"] >= 1
     assert not any(value in str(entry.details) for value in PERSONAL)
 
+    # The card keeps what the figures keep; nothing new is recorded, forged buttons included.
+    await open_search(manager)
+    await manager.send(f"Erased client #{client_id}")
+    card = (await manager.press(f"🏢 Erased client #{client_id}")).last
+    assert card.button_labels() == ["🕘 History", "💼 Deals"]
+    erased = "personal data was erased on request"
+    for forged in (
+        ClientCb(action=ClientAction.LOG, client_id=client_id),
+        ClientCb(action=ClientAction.EDIT, client_id=client_id),
+        ClientCb(action=ClientAction.COMPLAINT, client_id=client_id),
+        SurveyLinkCb(action=SurveyLinkAction.ASK, client_id=client_id),
+    ):
+        reply = await manager.press_forged(forged.pack())
+        assert erased in reply.callback_answer["text"], forged
+    assert await db.all(select(Interaction).where(Interaction.summary != "—")) == []
+    assert await db.scalar(select(func.count()).select_from(Complaint)) == 1
+
     # The client gets nothing more, and is a stranger to the bot now.
     heard = len(ivan.messages)
-    await open_card(manager, f"Erased client #{client_id}")
-    await manager.press("📣 Ask for feedback")
     bot.clock.advance(days=200)
     await bot.sweep()
     assert len(ivan.messages) == heard

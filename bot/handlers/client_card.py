@@ -212,8 +212,9 @@ async def start_flow_for_client(
     user: User,
     **data: Any,
 ) -> None:
-    """A button on a client's card starts a flow about that client (access checked first)."""
-    client = await clients.get_client(session, user, client_id)
+    """A button on a client's card starts a flow about that client (access checked first, and
+    an erased client refused: every such flow records something about them)."""
+    client = await clients.get_writable_client(session, user, client_id)
     await query.answer()
     if isinstance(query.message, Message):
         await state.set_data({"client_id": client.id, **data})

@@ -74,7 +74,7 @@ def client_step(handlers: Handlers, step_state: State, ask: Ask, picked: Picked)
         user: User,
         clock: Clock,
     ) -> None:
-        client = await clients.get_client(session, user, callback_data.client_id)
+        client = await clients.get_writable_client(session, user, callback_data.client_id)
         await query.answer()
         await state.update_data(client_id=client.id)
         if message := await leave_question(query):

@@ -550,7 +550,7 @@ async def _save_contact_person(
 async def edit_client(
     query: CallbackQuery, callback_data: ClientCb, session: AsyncSession, user: User
 ) -> None:
-    client = await clients.get_client(session, user, callback_data.client_id)
+    client = await clients.get_writable_client(session, user, callback_data.client_id)
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=edit_fields_keyboard(client))

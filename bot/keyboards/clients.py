@@ -77,30 +77,37 @@ def kind_choices() -> list[tuple[str, str]]:
 
 
 def card_keyboard(client: Client, user: User, *, has_files: bool) -> InlineKeyboardMarkup:
+    """The card's actions; an erased client's card only shows what is kept (history, deals)
+    and who owns it: nothing new is recorded about them (clients.get_writable_client)."""
     builder = InlineKeyboardBuilder()
+    erased = client.erased_at is not None
 
     def add(text: str, action: ClientAction) -> None:
         builder.button(text=text, callback_data=ClientCb(action=action, client_id=client.id))
 
-    add(_("📝 Log contact"), ClientAction.LOG)
-    add(_("⏰ Reminder"), ClientAction.REMIND)
+    if not erased:
+        add(_("📝 Log contact"), ClientAction.LOG)
+        add(_("⏰ Reminder"), ClientAction.REMIND)
     add(_("🕘 History"), ClientAction.HISTORY)
     add(_("💼 Deals"), ClientAction.DEALS)
-    add(_("✏️ Edit"), ClientAction.EDIT)
-    add(_("👥 Contacts"), ClientAction.CONTACTS)
-    if has_files:
-        add(_("📎 Files"), ClientAction.FILES)
-    add(_("📍 Set location"), ClientAction.LOCATION)
-    add(_("⚠️ Complaint"), ClientAction.COMPLAINT)
+    if not erased:
+        add(_("✏️ Edit"), ClientAction.EDIT)
+        add(_("👥 Contacts"), ClientAction.CONTACTS)
+        if has_files:
+            add(_("📎 Files"), ClientAction.FILES)
+        add(_("📍 Set location"), ClientAction.LOCATION)
+        add(_("⚠️ Complaint"), ClientAction.COMPLAINT)
     if user.role in (Role.HEAD, Role.ADMIN):
         add(_("🔁 Reassign"), ClientAction.REASSIGN)
-    for text, action in (
-        (_("🔗 Survey link"), SurveyLinkAction.LINK),
-        (_("📣 Ask for feedback"), SurveyLinkAction.ASK),
-    ):
-        builder.button(text=text, callback_data=SurveyLinkCb(action=action, client_id=client.id))
-    if user.role is Role.ADMIN and client.erased_at is None:
-        builder.button(text=_("🗑 Erase"), callback_data=EraseCb(client_id=client.id))
+    if not erased:
+        for text, action in (
+            (_("🔗 Survey link"), SurveyLinkAction.LINK),
+            (_("📣 Ask for feedback"), SurveyLinkAction.ASK),
+        ):
+            link = SurveyLinkCb(action=action, client_id=client.id)
+            builder.button(text=text, callback_data=link)
+        if user.role is Role.ADMIN:
+            builder.button(text=_("🗑 Erase"), callback_data=EraseCb(client_id=client.id))
     builder.adjust(2)
     return builder.as_markup()
 

@@ -47,6 +47,12 @@ REFERENCE_FIELDS = {
 }
 
 
+class ClientErased(DomainError):
+    message = N_(
+        "This client's personal data was erased on request: nothing new can be recorded about them."
+    )
+
+
 class DuplicateClient(DomainError):
     """The client already exists. `client` is set only when the user may see it."""
 
@@ -173,11 +179,20 @@ async def get_client(session: AsyncSession, actor: User, client_id: int) -> Clie
     return client
 
 
+async def get_writable_client(session: AsyncSession, actor: User, client_id: int) -> Client:
+    """get_client for anything that records something about the client: an erased client keeps
+    their figures, but nothing new (contacts, deals, complaints, tasks, edits, links)."""
+    client = await get_client(session, actor, client_id)
+    if client.erased_at is not None:
+        raise ClientErased()
+    return client
+
+
 async def update_client(
     session: AsyncSession, actor: User, client_id: int, field: str, value: Any
 ) -> Client:
     """One field from the card's Edit: a parsed text value, a kind/status, or a reference id."""
-    client = await get_client(session, actor, client_id)
+    client = await get_writable_client(session, actor, client_id)
     if field in TEXT_FIELDS:
         if field in ("name", "phone", "email", "inn") and value:
             await check_duplicates(session, actor, exclude_id=client.id, **{field: value})
@@ -197,7 +212,7 @@ async def update_client(
 async def set_location(
     session: AsyncSession, actor: User, client_id: int, latitude: float, longitude: float
 ) -> Client:
-    client = await get_client(session, actor, client_id)
+    client = await get_writable_client(session, actor, client_id)
     client.latitude, client.longitude = latitude, longitude
     await session.commit()
     return client
@@ -307,8 +322,10 @@ async def list_clients(
 
 
 async def recent(session: AsyncSession, actor: User) -> Sequence[Client]:
-    """The actor's own clients, most recently contacted (then newest) first."""
-    clients, _ = await ClientRepository(session).page(Client.owner_id == actor.id, [], 0, RECENT)
+    """The actor's own clients, most recently contacted (then newest) first: the buttons of a
+    "which client?" question, so no erased client (nothing can be recorded about them)."""
+    mine = Client.owner_id == actor.id
+    clients, _ = await ClientRepository(session).page(mine, [Client.erased_at.is_(None)], 0, RECENT)
     return clients
 
 
@@ -334,7 +351,7 @@ async def add_contact_person(
     email: str | None = None,
     telegram_username: str | None = None,
 ) -> ContactPerson:
-    client = await get_client(session, actor, client_id)
+    client = await get_writable_client(session, actor, client_id)
     person = ContactPerson(
         client_id=client.id,
         name=parsing.clean_text(name, limit=NAME_MAX),

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.services import catalog, parsing, slices
 from bot.services.access import visible_clients
-from bot.services.clients import get_client
+from bot.services.clients import get_writable_client
 from bot.services.contact_log import ATTACHMENTS_MAX, AttachmentDraft
 from bot.services.errors import N_, DomainError, InvalidInput, NotFound
 from bot.services.slices import WHOLE_COMPANY, Slice
@@ -338,7 +338,7 @@ async def open_complaint(
     *,
     now: datetime | None = None,
 ) -> Complaint:
-    client = await get_client(session, actor, draft.client_id)
+    client = await get_writable_client(session, actor, draft.client_id)
     if draft.category_id is not None:
         await catalog.pickable_item(session, ReferenceKind.COMPLAINT_CATEGORY, draft.category_id)
     if draft.product_line_id is not None:

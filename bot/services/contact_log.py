@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import deals, parsing, surveys
-from bot.services.clients import get_client
+from bot.services.clients import get_writable_client
 from bot.services.errors import N_, InvalidInput, NotFound
 from db.models import Attachment, AttachmentKind, Interaction, InteractionKind, Task, User
 from db.types import utcnow
@@ -42,7 +42,7 @@ async def log_interaction(
     attachments: Sequence[AttachmentDraft] = (),
     deal_id: int | None = None,
 ) -> Interaction:
-    client = await get_client(session, actor, client_id)
+    client = await get_writable_client(session, actor, client_id)
     if deal_id is not None:
         deal = await deals.get_deal(session, actor, deal_id)
         if deal.client_id != client.id:

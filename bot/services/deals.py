@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services import catalog, parsing
 from bot.services.access import require_role, visible_clients, visible_users
 from bot.services.audit import AuditAction
-from bot.services.clients import get_client
+from bot.services.clients import get_client, get_writable_client
 from bot.services.errors import N_, DomainError, InvalidInput, NotFound
 from bot.services.money import to_minor
 from db.models import (
@@ -510,7 +510,7 @@ def check_amount(amount: Decimal) -> int:
 
 
 async def create_deal(session: AsyncSession, actor: User, draft: DealDraft) -> Deal:
-    client = await get_client(session, actor, draft.client_id)
+    client = await get_writable_client(session, actor, draft.client_id)
     if draft.product_line_id is not None:
         await catalog.pickable_item(session, ReferenceKind.PRODUCT_LINE, draft.product_line_id)
     if draft.amount_minor <= 0:

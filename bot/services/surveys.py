@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.services import parsing, slices
-from bot.services.clients import get_client
+from bot.services.clients import get_client, get_writable_client
 from bot.services.errors import N_, DomainError, NotFound
 from bot.services.slices import WHOLE_COMPANY, Slice
 from db.models import (
@@ -81,7 +81,7 @@ async def create_link(
     session: AsyncSession, actor: User, client_id: int, contact_person_id: int | None = None
 ) -> ClientLink:
     """A fresh personal link; the client's earlier unused links stop working."""
-    client = await get_client(session, actor, client_id)
+    client = await get_writable_client(session, actor, client_id)
     if contact_person_id is not None:
         person = await session.get(ContactPerson, contact_person_id)
         if person is None or person.client_id != client.id:
@@ -387,7 +387,7 @@ async def ask_now(
     session: AsyncSession, actor: User, client_id: int, settings: Settings, now: datetime
 ) -> Survey:
     """ "Ask for feedback" on a client card: an NPS now, within the same limits as the rest."""
-    client = await get_client(session, actor, client_id)
+    client = await get_writable_client(session, actor, client_id)
     chat = await _active_chat(session, client.id)
     if chat is None:
         raise DomainError(

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import parsing
 from bot.services.access import visible_clients
-from bot.services.clients import get_client, history_span
+from bot.services.clients import get_writable_client, history_span
 from bot.services.errors import N_, InvalidInput, NotFound
 from db.models import Client, Interaction, Task, TaskStatus, User
 
@@ -33,7 +33,7 @@ async def create_task(
     commit: bool = True,
 ) -> Task:
     if client_id is not None:
-        await get_client(session, actor, client_id)  # the owner must be allowed to see it
+        await get_writable_client(session, actor, client_id)  # the owner must see it
     task = Task(
         owner_id=actor.id,
         text=parsing.clean_text(text, limit=TEXT_MAX),
