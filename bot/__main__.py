@@ -70,8 +70,13 @@ async def run(settings: Settings) -> int:
     bot = create_bot(settings)
     dispatcher = create_dispatcher(settings, create_session_factory(engine))
     try:
-        await bot.delete_webhook(drop_pending_updates=False)
-        await dispatcher.start_polling(bot)
+        if settings.webhook_url:
+            from bot.webhook import serve
+
+            await serve(dispatcher, bot, settings)
+        else:  # one process polls: a webhook left by a webhook-mode run would refuse it
+            await bot.delete_webhook(drop_pending_updates=False)
+            await dispatcher.start_polling(bot)
     finally:
         await dispatcher.storage.close()
         await bot.session.close()

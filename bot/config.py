@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SUPPORTED_LOCALES = ("ru", "en")
@@ -40,6 +41,22 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(
         default=None, description="a Redis URL (redis://host:6379/0) for FSM state and locks"
+    )
+    webhook_url: str | None = Field(
+        default=None,
+        pattern=r"^https://[^\s/]+(/\S*)?$",
+        description="the public https:// address Telegram posts updates to (unset: polling)",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        validate_default=True,
+        description="1-256 characters of A-Z a-z 0-9 _ -, required with WEBHOOK_URL",
+    )
+    webhook_listen: str = Field(
+        default="0.0.0.0", description="the address the webhook server listens on"
+    )
+    webhook_port: int = Field(
+        default=8080, ge=1, le=65535, description="the port the webhook server listens on"
     )
     invite_ttl_days: int = Field(default=7, ge=1, le=365, description="a whole number 1..365")
     sweep_seconds: float = Field(
@@ -160,6 +177,18 @@ class Settings(BaseSettings):
         bot_id, _, secret = value.get_secret_value().partition(":")
         if not bot_id.isdigit() or not secret:
             raise ValueError("malformed token")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        """Telegram's rule for secret_token; and a webhook without one would take anyone's."""
+        if value is None:
+            if info.data.get("webhook_url"):
+                raise ValueError("required with WEBHOOK_URL")
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("malformed secret")
         return value
 
     @field_validator("database_url")

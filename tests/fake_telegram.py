@@ -66,6 +66,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -547,6 +548,9 @@ class FakeTelegram:
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         """Last ``setMyCommands`` per (scope as sorted JSON, language_code or "")."""
         self.webhook: dict[str, Any] | None = None
+        self.webhook_target: str | None = None
+        """Where updates go while a webhook is set, as Telegram would post them to its URL (a
+        public https address in setWebhook; a local one here). None: they wait in the queue."""
         self.default_menu_button: dict[str, Any] = {"type": "commands"}
         self.internal_errors: list[BaseException] = []
         """Exceptions raised by the fake itself (bugs in the fake, answered with 500)."""
@@ -849,6 +853,8 @@ class FakeTelegram:
     ) -> Reply:
         if self._runner is None:
             raise RuntimeError("FakeTelegram is not started")
+        if self.webhook is not None and self.webhook_target is not None:
+            return await self._post_to_webhook(user, kind, body, callback_id)
         pending = self._enqueue(user, kind, body, callback_id)
         try:
             return await asyncio.wait_for(asyncio.shield(pending.future), self.process_timeout)
@@ -869,6 +875,40 @@ class FakeTelegram:
                 f"bot did not process update {pending.update_id} ({kind} from {user.id}) "
                 f"within {self.process_timeout}s: {state}; calls:\n{self.describe()}"
             ) from None
+
+    async def _post_to_webhook(
+        self, user: FakeUser, kind: str, body: dict[str, Any], callback_id: str | None
+    ) -> Reply:
+        """The update posted as Telegram does, with the secret given to setWebhook in its
+        header; what the bot called before answering is the reply. Not 200: an AssertionError
+        (Telegram would post the update again later)."""
+        assert self.webhook is not None and self.webhook_target is not None
+        update_id = next(self._update_ids)
+        payload = {"update_id": update_id, kind: body}
+        if kind != "inline_query":
+            self._started.add(user.id)
+        self.updates.append(copy.deepcopy(payload))
+        headers = {}
+        if self.webhook.get("secret_token"):
+            headers["X-Telegram-Bot-Api-Secret-Token"] = str(self.webhook["secret_token"])
+        first_call = len(self.calls)
+        timeout = aiohttp.ClientTimeout(total=self.process_timeout)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as http,
+            http.post(self.webhook_target, json=payload, headers=headers) as response,
+        ):
+            if response.status != 200:
+                raise AssertionError(f"the webhook answered {response.status} to {payload}")
+        pending = _PendingUpdate(
+            update_id=update_id,
+            kind=kind,
+            payload=payload,
+            chat_id=user.id,
+            future=asyncio.get_running_loop().create_future(),
+            callback_id=callback_id,
+            delivered_at=first_call,
+        )
+        return self._build_reply(pending, self.calls[first_call:])
 
     def _resolve(self, pending: _PendingUpdate, confirmed_at: int | None) -> None:
         if pending.future.done():

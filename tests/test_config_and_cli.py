@@ -52,6 +52,9 @@ def test_malformed_setting_names_the_variable_and_never_shows_the_token(tmp_path
         ("DEFAULT_LOCALE", "de", "DEFAULT_LOCALE is malformed: expected ru or en"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL is malformed"),
         ("DATABASE_URL", "mysql://x", "DATABASE_URL is malformed"),
+        ("WEBHOOK_URL", "http://crm.example.com/hook", "WEBHOOK_URL is malformed: expected"),
+        ("WEBHOOK_SECRET", "with spaces", "WEBHOOK_SECRET is malformed: expected 1-256"),
+        ("WEBHOOK_PORT", "70000", "WEBHOOK_PORT is malformed"),
     ],
 )
 def test_each_malformed_setting(monkeypatch, variable, value, expected):
@@ -85,3 +88,13 @@ def test_migrate_then_invite_from_the_command_line(tmp_path):
     link = result.stdout.strip()
     assert link.startswith("https://t.me/fieldcrm_bot?start=")
     assert 16 <= len(link.rsplit("=", 1)[1]) <= 64
+
+
+def test_a_webhook_needs_its_secret(monkeypatch):
+    monkeypatch.setenv("BOT_TOKEN", "123:abc")
+    monkeypatch.setenv("WEBHOOK_URL", "https://crm.example.com/telegram")
+    with pytest.raises(SettingsError, match=r"WEBHOOK_SECRET is malformed: .* with WEBHOOK_URL"):
+        load_settings(_env_file=None)
+    monkeypatch.setenv("WEBHOOK_SECRET", "s3cret")
+    settings = load_settings(_env_file=None)
+    assert (settings.webhook_listen, settings.webhook_port) == ("0.0.0.0", 8080)

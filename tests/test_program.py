@@ -9,6 +9,7 @@ import socket
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -29,24 +30,33 @@ def redis_answers() -> bool:
         return False
 
 
-async def test_python_m_bot_migrates_starts_and_answers(fake, tmp_path):
-    env = {
+def program_env(fake, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of `python -m bot` against the fake Bot API, on a fresh SQLite file."""
+    return {
         **{k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}},
         "PYTHONPATH": str(ROOT),
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_BASE": fake.base_url,
         "ADMIN_IDS": str(ADMIN_ID),
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/program.sqlite3",
+        **extra,
     }
-    process = await asyncio.create_subprocess_exec(
+
+
+async def start_program(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
-        cwd=tmp_path,
+        cwd=cwd,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+
+
+async def test_python_m_bot_migrates_starts_and_answers(fake, tmp_path):
+    process = await start_program(program_env(fake, tmp_path), tmp_path)
     try:
         # importing aiogram alone takes seconds on a busy machine
         await fake.wait_for(lambda call: call.method == "getUpdates", timeout=90)
@@ -92,3 +102,47 @@ async def test_with_redis_a_restart_mid_flow_loses_nothing(fake, settings, sessi
         await redis.flushdb()
         await redis.aclose()
     assert [d.name for d in await db.all(select(Department))] == ["Redis Dept"]
+
+
+async def test_webhook_mode_answers_telegram_with_the_secret_and_no_one_else(fake, tmp_path):
+    """With WEBHOOK_URL the program sets the webhook (with its secret) instead of polling;
+    a request without that secret is refused and changes nothing."""
+    with socket.socket() as probe:  # a free local port for the webhook server
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    secret = "s3cret_Token-42"
+    env = program_env(
+        fake,
+        tmp_path,
+        WEBHOOK_URL="https://crm.example.com/telegram/hook",
+        WEBHOOK_SECRET=secret,
+        WEBHOOK_LISTEN="127.0.0.1",
+        WEBHOOK_PORT=str(port),
+    )
+    local = f"http://127.0.0.1:{port}/telegram/hook"
+    process = await start_program(env, tmp_path)
+    try:
+        set_webhook = await fake.wait_for(lambda call: call.method == "setWebhook", timeout=90)
+        assert set_webhook.params["url"] == "https://crm.example.com/telegram/hook"
+        assert set_webhook.params["secret_token"] == secret
+        fake.webhook_target = local
+
+        admin = fake.user(ADMIN_ID, "Olga", language_code="ru")
+        reply = await admin.command("start")  # posted with the secret, answered before the 200
+        assert "Добро пожаловать, Olga" in reply.text
+
+        forged = {"update_id": 999, "message": fake.updates[-1]["message"]}
+        async with aiohttp.ClientSession() as http:
+            for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "guess"}):
+                async with http.post(local, json=forged, headers=headers) as response:
+                    assert response.status == 401
+        sent = [call for call in fake.calls if call.method == "sendMessage"]
+        assert len(sent) == len(reply.messages)  # the forged /start got no answer
+        assert not [call for call in fake.calls if call.method == "getUpdates"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = await asyncio.wait_for(process.communicate(), 60)
+    log = output.decode()
+    assert process.returncode == 0, log
+    assert "Traceback" not in log
+    assert secret not in log and TOKEN.split(":")[1] not in log
