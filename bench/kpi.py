@@ -957,8 +957,8 @@ class SqliteLoader:
 
 class PostgresLoader:
     """COPY, each table's secondary indexes dropped while it is filled, foreign-key triggers
-    off when the role may (the data is consistent by construction), ANALYZE at the end as
-    autovacuum would."""
+    off when the role may (the data is consistent by construction), VACUUM ANALYZE at the end
+    as autovacuum would."""
 
     def __init__(self, connection: asyncpg.Connection) -> None:
         self.db = connection
@@ -1016,7 +1016,9 @@ class PostgresLoader:
         await self.db.execute(statement)
 
     async def close(self) -> None:
-        await self.db.execute("ANALYZE")
+        # VACUUM too, as autovacuum soon would after a load: with ANALYZE alone the planner
+        # misjudged a department's users and scanned a month of contacts (1 s instead of 18 ms).
+        await self.db.execute("VACUUM ANALYZE")
         await self.db.close()
 
 

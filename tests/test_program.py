@@ -55,6 +55,17 @@ async def start_program(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Pr
     )
 
 
+async def stop_program(process: asyncio.subprocess.Process) -> str:
+    """Ctrl+C: the program exits 0, with no traceback and no token in its log (returned)."""
+    process.send_signal(signal.SIGINT)
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    log = output.decode()
+    assert process.returncode == 0, log
+    assert "Traceback" not in log
+    assert TOKEN.split(":")[1] not in log  # the token never reaches the log
+    return log
+
+
 async def test_python_m_bot_migrates_starts_and_answers(fake, tmp_path):
     process = await start_program(program_env(fake, tmp_path), tmp_path)
     try:
@@ -73,12 +84,7 @@ async def test_python_m_bot_migrates_starts_and_answers(fake, tmp_path):
             ["❓ Помощь"],
         ]
     finally:
-        process.send_signal(signal.SIGINT)
-        output, _ = await asyncio.wait_for(process.communicate(), 60)
-    log = output.decode()
-    assert process.returncode == 0, log
-    assert "Traceback" not in log
-    assert TOKEN.split(":")[1] not in log  # the token never reaches the log
+        await stop_program(process)
 
 
 @pytest.mark.skipif(not redis_answers(), reason="Redis is not answering on 127.0.0.1:6379")
@@ -140,9 +146,5 @@ async def test_webhook_mode_answers_telegram_with_the_secret_and_no_one_else(fak
         assert len(sent) == len(reply.messages)  # the forged /start got no answer
         assert not [call for call in fake.calls if call.method == "getUpdates"]
     finally:
-        process.send_signal(signal.SIGINT)
-        output, _ = await asyncio.wait_for(process.communicate(), 60)
-    log = output.decode()
-    assert process.returncode == 0, log
-    assert "Traceback" not in log
-    assert secret not in log and TOKEN.split(":")[1] not in log
+        log = await stop_program(process)
+    assert secret not in log
