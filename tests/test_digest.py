@@ -32,6 +32,7 @@ from db.models import (
     Interaction,
     InteractionKind,
     OutboxMessage,
+    OutboxStatus,
     Plan,
     PlanSubject,
     Role,
@@ -287,6 +288,15 @@ async def test_the_digest_comes_at_half_past_eight_local_once_a_day(fake, bot, d
     sent = [call for call in calls if call.message and call.message.message_id in ids]
     assert len(sent) == 2
     assert all(call.params.get("protect_content") in (True, "true") for call in sent)
+    # Sent: the outbox row keeps its caption but no longer the picture's bytes.
+    helen_id = await user_id(db, sales.helen)
+    row = await db.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.dedupe_key == f"digest:{helen_id}:2026-11-18:chart"
+        )
+    )
+    assert row.status == OutboxStatus.SENT and "photo" not in row.payload
+    assert row.payload["had_photo"] is True and row.payload["text"] == chart.caption
 
     await at(bot, WEDNESDAY + timedelta(hours=3))
     await bot.restart()

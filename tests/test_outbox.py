@@ -33,6 +33,7 @@ from db.session import create_engine, create_session_factory
 from db.types import utcnow
 from tests.conftest import Db
 from tests.fake_telegram import ApiCall, FakeTelegram
+from tests.test_fake_telegram import PNG
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 ALICE, BOB, CAROL, DAN = 4001, 4002, 4003, 4004
@@ -324,7 +325,8 @@ async def test_a_user_who_blocked_the_bot_gets_nothing_until_they_write_again(
     alice = await staff(session_factory, fake, ALICE)
     bob = await staff(session_factory, fake, BOB)
     for n in (1, 2, 3):
-        await queue(session_factory, bot.clock, alice, f"for Alice {n}")
+        picture = {"photo": PNG} if n == 3 else {}
+        await queue(session_factory, bot.clock, alice, f"for Alice {n}", **picture)
     await queue(session_factory, bot.clock, bob, "for Bob")
     fake.block(ALICE)
 
@@ -340,6 +342,8 @@ async def test_a_user_who_blocked_the_bot_gets_nothing_until_they_write_again(
         ("for Bob", OutboxStatus.SENT),
     ]
     assert all("blocked" in r.last_error for r in (await rows(db))[:3])
+    dropped = (await rows(db))[2].payload  # a picture's bytes are not kept once given up
+    assert "photo" not in dropped and dropped["had_photo"] is True
 
     assert not await queue(session_factory, bot.clock, await fresh(session_factory, alice), "x")
     bot.clock.advance(hours=1)

@@ -154,12 +154,21 @@ async def _finish(session: AsyncSession, row: OutboxMessage, **values: Any) -> N
     await session.commit()
 
 
+def _settled_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """What a row keeps once it is sent or given up: all but a picture's bytes (a digest's
+    chart is ~300 KB in base64, every head, every day), noted as `had_photo`."""
+    if "photo" not in payload:
+        return payload
+    return {**{k: v for k, v in payload.items() if k != "photo"}, "had_photo": True}
+
+
 async def mark_sent(
     session: AsyncSession, row: OutboxMessage, now: datetime, message_id: int | None
 ) -> None:
     await _finish(
         session,
         row,
+        payload=_settled_payload(row.payload),
         status=OutboxStatus.SENT,
         sent_at=now,
         telegram_message_id=message_id,
@@ -188,6 +197,7 @@ async def mark_failed(session: AsyncSession, row: OutboxMessage, error: str) -> 
     await _finish(
         session,
         row,
+        payload=_settled_payload(row.payload),
         status=OutboxStatus.FAILED,
         attempts=row.attempts + 1,
         last_error=error[:500],
@@ -202,12 +212,23 @@ async def mark_unreachable(session: AsyncSession, chat_id: int) -> None:
             update(table).where(table.telegram_id == chat_id).values(unreachable=True),
             execution_options={"synchronize_session": False},
         )
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.chat_id == chat_id, OutboxMessage.status == OutboxStatus.PENDING)
-        .values(status=OutboxStatus.FAILED, last_error="the user blocked the bot"),
-        execution_options={"synchronize_session": False},
+    pending = OutboxMessage.status == OutboxStatus.PENDING
+    queued = await session.execute(
+        select(OutboxMessage.id, OutboxMessage.payload).where(
+            OutboxMessage.chat_id == chat_id, pending
+        )
     )
+    for row_id, payload in queued.all():
+        await session.execute(  # still pending: another instance may have claimed it since
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id, pending)
+            .values(
+                status=OutboxStatus.FAILED,
+                last_error="the user blocked the bot",
+                payload=_settled_payload(payload),
+            ),
+            execution_options={"synchronize_session": False},
+        )
     await session.commit()
 
 
