@@ -50,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.render import Chart, Picture, picture, render
+from bot.render import Chart, Picture, picture, render_or_skip
 from bot.services import complaints, kpi, outbox, slices
 from bot.services.access import require_role
 from bot.services.agenda import parse_agenda_time
@@ -868,9 +868,10 @@ async def _queue(
     now: datetime,
     composed: Composed,
 ) -> int:
-    """The chart drawn, then in one transaction: the day claimed and the messages queued."""
+    """The chart drawn (one that fails is left out: the text still goes), then in one
+    transaction: the day claimed and the messages queued."""
     chart = composed.chart
-    png = await render(chart.picture) if chart is not None else None
+    png = (await render_or_skip(chart.picture))[0] if chart is not None else None
     async with writing, session_factory() as session:
         if not await claim_day(session, user_id, day):
             return 0  # another instance (or an earlier sweep) has done it

@@ -25,6 +25,7 @@ import logging
 import os
 import pickle
 import resource
+import select
 import signal
 import subprocess
 import sys
@@ -38,6 +39,7 @@ from typing import IO, Any
 log = logging.getLogger(__name__)
 
 CHARTS_MODULE = "bot.charts"
+ANSWER_TIMEOUT_S = 30.0  # a chart takes ~0.1 s, a fresh worker's first one ~0.6 s
 
 
 class Chart(StrEnum):
@@ -80,6 +82,16 @@ class WorkerStatus:
     modules: frozenset[str]  # what it has imported
 
 
+async def render_or_skip(item: Picture) -> tuple[bytes | None, bool]:
+    """(PNG or None, drawn): a chart that fails is logged and comes back as (None, False), so
+    the text it goes with still goes out (a KPI screen, a digest) without it."""
+    try:
+        return await render(item), True
+    except (RenderError, OSError, EOFError, pickle.UnpicklingError):
+        log.exception("the chart %s was not drawn", Chart(item.chart).value)
+        return None, False
+
+
 async def worker_status() -> WorkerStatus:
     """The worker's process id, peak memory and modules (benchmarks and tests)."""
     return await asyncio.get_running_loop().run_in_executor(_waiting, _ask, ("status", None))
@@ -110,6 +122,9 @@ _waiting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="charts")
 
 
 def _ask(request: tuple[str, Any]) -> Any:
+    """One request and its answer. A worker that died is replaced and asked again, once; one
+    that does not answer within ANSWER_TIMEOUT_S is killed (the next picture starts another),
+    so a stuck chart cannot hold up the digest and everything behind it."""
     global _worker
     with _lock:
         for attempt in (1, 2):
@@ -118,6 +133,12 @@ def _ask(request: tuple[str, Any]) -> Any:
                 assert worker.stdin is not None and worker.stdout is not None
                 pickle.dump(request, worker.stdin)
                 worker.stdin.flush()
+                ready, _, _ = select.select([worker.stdout], [], [], ANSWER_TIMEOUT_S)
+                if not ready:
+                    _worker = None
+                    worker.kill()
+                    _end(worker)
+                    raise RenderError(f"no answer within {ANSWER_TIMEOUT_S} s: worker killed")
                 ok, answer = pickle.load(worker.stdout)
                 break
             except (EOFError, OSError, pickle.UnpicklingError):

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from bot import digest
+from bot import digest, render
 from bot.i18n import create_i18n
 from db.models import (
     Client,
@@ -526,3 +526,17 @@ async def test_two_heads_of_one_department_each_get_it_in_their_language(fake, b
     assert plain(galina_chart.caption) == "📊 Ноябрь, с начала месяца: выручка и план"
     assert png_size(galina_chart.file_bytes)[0] == 1080
     assert galina_chart.file_bytes != helen_chart.file_bytes  # "получатель: Galina" under it
+
+
+async def test_a_chart_that_fails_does_not_hold_the_digest_back(fake, bot, db, monkeypatch):
+    sales = await tuesday(fake, bot, db)
+
+    async def broken(_item: render.Picture) -> bytes | None:
+        raise render.RenderError("the worker is out of order")
+
+    monkeypatch.setattr(render, "render", broken)
+    await at(bot, WEDNESDAY)
+    await at(bot, WEDNESDAY + timedelta(minutes=5))
+
+    assert len(digests(sales.helen)) == 1 and charts(sales.helen) == []
+    assert len(digests(sales.admin)) == 1  # once, not again at every sweep

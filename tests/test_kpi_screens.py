@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from bot import render
 from bot.keyboards.callbacks import KpiCb, KpiView
 from bot.services.parsing import normalize_name, search_key
 from db.models import (
@@ -326,6 +327,24 @@ async def test_a_chart_with_nothing_to_draw_is_one_line_of_text(fake, bot, db):
     assert reply.messages[1].kind == "text" and reply.messages[1].text == NO_CHART
     assert not fake.calls_of("sendPhoto", team.vera.id)
     assert "• Month" in reply.messages[1].button_labels()  # the period picker stays
+
+
+async def test_a_chart_that_fails_leaves_the_figures_and_says_so(fake, bot, db, monkeypatch):
+    team = await november(fake, bot, db)
+
+    async def broken(_item: render.Picture) -> bytes | None:
+        raise render.RenderError("Traceback: the worker is out of order")
+
+    monkeypatch.setattr(render, "render", broken)
+    reply = await team.anna.tap("📊 KPI")
+
+    assert len(reply.messages) == 2
+    assert "💰 Revenue won:" in plain(reply.messages[0].text)
+    assert reply.messages[1].text == (
+        "📊 The chart could not be drawn this time; the figures above are complete."
+    )
+    assert "• Month" in reply.messages[1].button_labels()
+    assert not fake.calls_of("sendPhoto", team.anna.id)
 
 
 async def test_a_head_sees_the_team_then_one_manager(fake, bot, db):

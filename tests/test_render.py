@@ -5,6 +5,7 @@ dead worker is replaced by the next picture."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -90,3 +91,22 @@ async def test_every_chart_comes_back_from_the_worker_as_drawn_here(locale: str)
     assert [png_size(png)[0] for png in drawn] == [1080] * len(pictures)
     assert drawn == here  # the worker draws what the charts module draws, byte for byte
     assert "matplotlib.pyplot" not in (await render.worker_status()).modules
+
+
+async def test_a_worker_that_does_not_answer_is_killed_and_replaced(monkeypatch) -> None:
+    stuck = (await render.worker_status()).pid
+    monkeypatch.setattr(render, "ANSWER_TIMEOUT_S", 1.0)
+    os.kill(stuck, signal.SIGSTOP)  # as if a chart never finished
+    try:
+        with pytest.raises(RenderError, match="no answer within"):
+            await render.render(picture(Chart.BREAKDOWN, [("A", 1)], "en", "T", FOOTER, "O"))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(stuck, signal.SIGCONT)
+    png, drawn = await render.render_or_skip(
+        picture(Chart.BREAKDOWN, [("A", 1)], "en", "T", FOOTER, "O")
+    )
+    assert drawn and png_size(png)[0] == 1080
+    assert (await render.worker_status()).pid != stuck
+    failed = await render.render_or_skip(picture(Chart.LEADERBOARD, "not rows"))
+    assert failed == (None, False)  # logged; the caller sends its text without the chart

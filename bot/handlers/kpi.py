@@ -340,14 +340,15 @@ async def show(message: Message, screen: Screen) -> None:
         await message.answer(screen.text, reply_markup=screen.keyboard, protect_content=True)
         return
     await end_read_transaction()
-    png = await render.render(screen.picture)
+    png, drawn = await render.render_or_skip(screen.picture)
     await message.answer(screen.text, protect_content=True)
     if png is None:
-        await message.answer(
-            _("📊 Nothing to draw for this period."),
-            reply_markup=screen.keyboard,
-            protect_content=True,
+        instead = (
+            _("📊 Nothing to draw for this period.")
+            if drawn
+            else _("📊 The chart could not be drawn this time; the figures above are complete.")
         )
+        await message.answer(instead, reply_markup=screen.keyboard, protect_content=True)
         return
     await message.answer_photo(
         BufferedInputFile(png, filename="kpi.png"),
@@ -410,7 +411,7 @@ async def digest_command(
     found = await digest.build(session, user, clock.now(), settings)
     text, chart = digest.digest_text(found, currency), digest.digest_chart(found, currency)
     await end_read_transaction()
-    png = await render.render(chart.picture)
+    png, _drawn = await render.render_or_skip(chart.picture)
     await message.answer(text, protect_content=True)
     if png is not None:
         await message.answer_photo(
