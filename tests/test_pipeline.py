@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from bot.handlers import pipeline
 from bot.keyboards.callbacks import DealAction, DealCb, PipelineAction, PipelineCb
 from db.models import Deal, DealStage, Interaction, InteractionKind, ReferenceItem, ReferenceKind
 from tests.conftest import Db
@@ -281,6 +282,30 @@ async def test_a_head_sees_the_department_by_manager_and_product_line(fake, bot,
     text = plain(by_line.text)
     assert "Boilers: 2 · 500K ₽ · 310K ₽" in text  # 10 000 + 300 000
     assert "Pumps: 1 · 200K ₽ · 100K ₽" in text
+
+
+async def test_a_big_team_by_manager_comes_a_page_at_a_time(fake, bot, db, monkeypatch):
+    """Every manager with open deals can be reached, whatever the team's size (pages of
+    ROWS_MAX; one here, so that two managers make two pages)."""
+    monkeypatch.setattr(pipeline, "ROWS_MAX", 1)
+    _admin, anna, boris, _vera, helen = await sales_and_service(fake)
+    a, b = [await add_client(db, p, f"Client of {p.first_name}") for p in (anna, boris)]
+    await add_deal(db, anna, a, "A1", 100_000)
+    await add_deal(db, boris, b, "B1", 400_000, DealStage.NEGOTIATION)
+    await helen.tap("💼 Deals")
+
+    first = await helen.press("👥 By manager")
+    assert "Boris" in first.text and "Anna" not in first.text
+    assert first.last.button_labels() == ["Boris", "1/2", "▶", "← Pipeline"]
+    second = await helen.press("▶")
+    assert "Anna: 1 · 100K ₽ · 10K ₽" in plain(second.text) and "Boris" not in second.text
+    assert second.last.button_labels() == ["Anna", "◀", "2/2", "← Pipeline"]
+    annas = await helen.press("Anna")
+    assert "Pipeline: Anna" in plain(annas.text)
+    sales = (await user_row(db, helen.id)).department_id
+    past_the_end = PipelineCb(action=PipelineAction.OWNERS, department=sales, page=99)
+    last = await helen.press_forged(past_the_end.pack())
+    assert "Anna" in last.text and "Boris" not in last.text  # the last page
 
 
 async def test_an_admin_sees_the_company_by_department(fake, bot, db):

@@ -21,11 +21,12 @@ from bot.config import Settings
 from bot.handlers.plans import plan_fact_lines, zone
 from bot.handlers.registry import Handlers
 from bot.keyboards.callbacks import PipelineAction, PipelineCb
+from bot.keyboards.common import pager_row
 from bot.keyboards.pipeline import (
     STALE_MARK,
-    back_keyboard,
     deals_keyboard,
     drill_down_keyboard,
+    pipeline_cb,
     pipeline_keyboard,
 )
 from bot.services import catalog, deals, plans, users
@@ -284,16 +285,15 @@ async def open_deals(
 
 
 def _rows_text(heading: str, rows: list[tuple[str, PipelineRow]], user: User, currency: str):
+    """One page of rows (the caller cuts it): a heading, then a line per row."""
     lines = [heading, _("count · sum · weighted"), ""]
-    for label, row in rows[:ROWS_MAX]:
+    for label, row in rows:
         line = f"<b>{escape(_cut(label, NAME_MAX))}</b>: {figures_text(row, user, currency)}"
         if row.stale:
             line += f" · {STALE_MARK} {row.stale}"
         lines.append(line)
     if not rows:
         lines.append(_("No open deals here."))
-    elif len(rows) > ROWS_MAX:
-        lines.append(_("…and {count} more.").format(count=len(rows) - ROWS_MAX))
     return "\n".join(lines)
 
 
@@ -302,9 +302,12 @@ async def breakdown_view(
     user: User,
     scope: Scope,
     action: PipelineAction,
+    page: int,
     clock: Clock,
     settings: Settings,
 ) -> tuple[str, InlineKeyboardMarkup]:
+    """By manager, product line or department, ROWS_MAX to a page (a department of fifty
+    managers has two), each manager or department a button to their own pipeline."""
     now, currency = clock.now(), settings.default_currency
     figures = await deals.pipeline(
         session, user, scope, now, _today(user, now), settings.deal_stale_days
@@ -326,10 +329,16 @@ async def breakdown_view(
             for row in figures.by_department
             if row.key is not None
         ]
-    text = _rows_text(heading, rows, user, currency)
-    if targets:
-        return text, drill_down_keyboard(scope, targets[:ROWS_MAX])
-    return text, back_keyboard(scope)
+    page = min(max(page, 0), max(len(rows) - 1, 0) // ROWS_MAX)
+    shown = slice(page * ROWS_MAX, (page + 1) * ROWS_MAX)
+    text = _rows_text(heading, rows[shown], user, currency)
+    pages = pager_row(
+        page,
+        len(rows),
+        lambda number: pipeline_cb(action, scope, page=number).pack(),
+        page_size=ROWS_MAX,
+    )
+    return text, drill_down_keyboard(scope, targets[shown], pages)
 
 
 @handlers.callback_query(
@@ -346,5 +355,6 @@ async def breakdown(
     settings: Settings,
 ) -> None:
     scope = scope_of(callback_data, user)
-    view = await breakdown_view(session, user, scope, callback_data.action, clock, settings)
+    action, page = callback_data.action, callback_data.page
+    view = await breakdown_view(session, user, scope, action, page, clock, settings)
     await _edit(query, view)

@@ -70,18 +70,19 @@ def pipeline_keyboard(
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def back_keyboard(scope: Scope) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[[_button(_("← Pipeline"), pipeline_cb(PipelineAction.HOME, scope))]]
-    )
-
-
-def drill_down_keyboard(scope: Scope, targets: Sequence[tuple[str, Scope]]) -> InlineKeyboardMarkup:
-    """A button per manager or department (label, their scope), then back to the pipeline."""
+def drill_down_keyboard(
+    scope: Scope,
+    targets: Sequence[tuple[str, Scope]],
+    pages: Sequence[InlineKeyboardButton] = (),
+) -> InlineKeyboardMarkup:
+    """A button per manager or department (label, their scope), the pages, then back to the
+    pipeline."""
     builder = InlineKeyboardBuilder()
     for label, target in targets:
         builder.button(text=cut(label), callback_data=pipeline_cb(PipelineAction.HOME, target))
     builder.adjust(1)
+    if pages:
+        builder.row(*pages)
     builder.row(_button(_("← Pipeline"), pipeline_cb(PipelineAction.HOME, scope)))
     return builder.as_markup()
 
