@@ -134,6 +134,10 @@ class ClientSurvey(StatesGroup):
     comment = State()  # the survey id is in the FSM data
 
 
+class KpiForm(StatesGroup):
+    dates = State()  # a custom range for the KPI screen kept in the data as "screen"
+
+
 class ImportForm(StatesGroup):
     """Admins: send a CSV/XLSX file, then the preview (the file's id, hash and column
     mapping in FSM data) until ✅ Import or Cancel."""

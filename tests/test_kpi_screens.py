@@ -275,7 +275,14 @@ async def test_a_manager_sees_her_month_against_the_one_before_with_revenue_agai
     assert "🕰 No contact for 30+ days: 0 · overdue tasks: 0" in text
     assert "Boris" not in text and "Valve" not in text
     photo = chart_of(reply)
-    assert photo.button_labels() == ["Day", "Week", "• Month", "Quarter", "◀ Previous"]
+    assert photo.button_labels() == [
+        "Day",
+        "Week",
+        "• Month",
+        "Quarter",
+        "◀ Previous",
+        "📅 Dates",
+    ]
     assert protected(reply)
 
 
@@ -365,6 +372,7 @@ async def test_a_head_sees_the_team_then_one_manager(fake, bot, db):
         "• Month",
         "Quarter",
         "◀ Previous",
+        "📅 Dates",
         "👤 Managers",
         "📦 Product lines",
         "🏭 Industries",
@@ -486,7 +494,47 @@ async def test_forged_buttons_for_other_peoples_figures_show_nothing(fake, bot, 
         assert leaked_nothing(await team.helen.press_forged(data)), data
     assert len(fake.calls_of("sendMessage")) + len(fake.calls_of("sendPhoto")) == sent_before
 
-    # Nonsense: an unknown period, a custom one, too far back.
-    for data in ("kpi:d:year:0:0:0::0", forged(period="custom"), forged(ago=100_000)):
+    # Nonsense: an unknown period, a custom one without its days or too long, too far back.
+    for data in (
+        forged(period="year"),
+        forged(period="custom"),
+        forged(period="custom", since=9000, days=367),
+        forged(ago=100_000),
+    ):
         reply = await team.anna.press_forged(data)
         assert not reply.messages and "doesn't look right" in reply.callback_answer["text"]
+
+
+async def test_a_head_types_a_range_of_dates_and_keeps_it_while_drilling_down(fake, bot, db):
+    team = await november(fake, bot, db)
+    await team.helen.tap("📊 KPI")
+
+    asked = await team.helen.press("📅 Dates")
+    assert "📅 Which dates?" in asked.text
+    wrong = await team.helen.send("since Monday")
+    assert "Type two dates with a dash, for example 1.11–15.11" in wrong.messages[0].text
+    assert "📅 Which dates?" in wrong.last.text  # the same question again
+
+    # 1–5 November against 27–31 October: Anna won Pump station (1M) on the 3rd; Anna's call
+    # on the 2nd and Boris's on the 5th. Nothing in the five days before.
+    reply = await team.helen.send("1.11–5.11")
+    text = plain(reply.messages[0].text)
+    assert "Nov 1 – 5, 2026 · compared with Oct 27 – 31, 2026" in text
+    assert "💰 Revenue won: 1M ₽ ▲\n" in text
+    assert "📞 Contacts: 2 ▲" in text
+    assert "• 📅 Dates" in reply.last.button_labels()
+
+    earlier = await team.helen.press("◀ Previous")
+    assert "Oct 27 – 31, 2026 · compared with Oct 22 – 26, 2026" in plain(earlier.messages[0].text)
+    later = await team.helen.press("Next ▶")
+    assert "Nov 1 – 5, 2026" in plain(later.messages[0].text)
+
+    managers = await team.helen.press("👤 Managers")
+    assert "Nov 1 – 5, 2026" in plain(managers.messages[0].text)
+    annas = await team.helen.press("Anna")
+    text = plain(annas.messages[0].text)
+    assert "Anna" in text and "Nov 1 – 5, 2026 · compared with Oct 27 – 31, 2026" in text
+
+    too_long = forged(period="custom", department=team.sales, since=9000, days=400)
+    refused = await team.helen.press_forged(too_long)
+    assert refused.messages == []

@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from html import escape
 from zoneinfo import ZoneInfo
 
+from aiogram import F
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
@@ -30,8 +31,10 @@ from bot import digest, render
 from bot.clock import Clock
 from bot.config import Settings
 from bot.digest import chart_footer, cut, dashboard_lines, money, period_text, row_label
+from bot.flows import go, step
 from bot.handlers.registry import Handlers
 from bot.keyboards.callbacks import KpiCb, KpiView
+from bot.keyboards.common import nav_keyboard
 from bot.keyboards.kpi import (
     ITEM_DIMENSIONS,
     breakdown_keyboard,
@@ -42,8 +45,9 @@ from bot.keyboards.kpi import (
 )
 from bot.render import Chart, Picture, picture
 from bot.services import catalog, kpi, users
-from bot.services.errors import InvalidInput
+from bot.services.errors import InvalidInput, NotFound
 from bot.services.kpi import BreakdownRow, Dashboard, Dimension, Period, PeriodKind, Slice
+from bot.states import KpiForm
 from bot.texts import interaction_kind_label
 from db.models import InteractionKind, Role, User
 from db.repositories import ReferenceRepository
@@ -52,6 +56,7 @@ from db.session import end_read_transaction
 handlers = Handlers("kpi")
 
 MAX_AGO = 120  # periods back a button may ask for
+EPOCH = date(2000, 1, 1)  # a custom range's first day travels as days since this one
 ROWS_SHOWN = 25  # rows of a breakdown in its text (a message holds 4096 characters)
 BUTTONS_MAX = 40  # rows of a breakdown with a button
 TOP_N = 8  # bars of a breakdown chart before "other"
@@ -67,12 +72,23 @@ class Screen:
 # What the buttons carry
 
 
+def when(data: KpiCb) -> dict[str, object]:
+    """The period fields of a button, for the buttons of the screens it leads to."""
+    return {"period": data.period, "ago": data.ago, "since": data.since, "days": data.days}
+
+
 def period_of(data: KpiCb, user: User, now: datetime) -> Period:
-    """The period a button asks for: its kind, `ago` periods before the current one."""
+    """The period a button asks for: its kind, `ago` periods before the current one (a custom
+    range: `ago` times its own length before)."""
     kind = kpi.period_kind(data.period)
-    if kind is PeriodKind.CUSTOM or not 0 <= data.ago <= MAX_AGO:
+    if not 0 <= data.ago <= MAX_AGO:
         raise InvalidInput()
     tz = ZoneInfo(user.timezone)
+    if kind is PeriodKind.CUSTOM:
+        if not 0 < data.days <= kpi.CUSTOM_DAYS_MAX or data.since < 0:
+            raise InvalidInput()
+        first = EPOCH + timedelta(days=data.since - data.ago * data.days)
+        return Period.custom(first, first + timedelta(days=data.days - 1), tz)
     today = now.astimezone(tz).date()
     if kind is PeriodKind.DAY:
         anchor = today - timedelta(days=data.ago)
@@ -144,7 +160,7 @@ def _breakdowns(user: User, slice: Slice) -> list[Dimension]:
 
 def _up(user: User, data: KpiCb, owner: User | None) -> tuple[str, KpiCb] | None:
     """The way back after a drill-down: to the breakdown, the team or the company."""
-    period = {"period": data.period, "ago": data.ago}
+    period = when(data)
     if data.item:
         return _("← Back"), data.model_copy(update={"view": KpiView.BREAKDOWN, "item": 0})
     if owner is not None and user.role is not Role.MANAGER:
@@ -269,7 +285,7 @@ def _row_text(row: BreakdownRow, label: str, user: User, currency: str) -> str:
 
 def _target(data: KpiCb, dimension: Dimension, key: int) -> KpiCb:
     """The dashboard a breakdown's row opens."""
-    base = KpiCb(view=KpiView.DASHBOARD, period=data.period, ago=data.ago)
+    base = KpiCb(view=KpiView.DASHBOARD, **when(data))
     if dimension is Dimension.MANAGER:
         return base.model_copy(update={"owner": key})
     if dimension is Dimension.DEPARTMENT:
@@ -305,13 +321,7 @@ async def breakdown_screen(
         for row in rows
         if row.key is not None
     ][:BUTTONS_MAX]
-    back = KpiCb(
-        view=KpiView.DASHBOARD,
-        period=data.period,
-        ago=data.ago,
-        owner=data.owner,
-        department=data.department,
-    )
+    back = KpiCb(view=KpiView.DASHBOARD, owner=data.owner, department=data.department, **when(data))
     chart: Picture | None = None  # managers: a list to pick from; the team's chart is a tap back
     if dimension is Dimension.DEPARTMENT:
         chart = _leaderboard(rows, dimension, user, period, currency)
@@ -375,6 +385,62 @@ async def kpi_screen(
 ) -> None:
     await state.clear()
     await show(message, await build_screen(session, user, home(user), clock, settings))
+
+
+# A range of dates, typed
+
+
+@handlers.callback_query(KpiCb.filter(F.view == KpiView.DATES))
+async def dates_button(
+    query: CallbackQuery,
+    callback_data: KpiCb,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User,
+) -> None:
+    await kpi.check_slice(session, user, slice_of(callback_data))  # forged: "not found"
+    await query.answer()
+    if isinstance(query.message, Message):
+        # Back to the screen it was pressed on: a breakdown names its list but no item of it.
+        breakdown = bool(callback_data.dimension) and not callback_data.item
+        view = KpiView.BREAKDOWN if breakdown else KpiView.DASHBOARD
+        await state.set_data({"screen": callback_data.model_copy(update={"view": view}).pack()})
+        await go(KpiForm.dates, query.message, state, session, user)
+
+
+@step(KpiForm.dates, expects_text=True)
+async def ask_dates(message: Message, state: FSMContext, session: AsyncSession, user: User):
+    await message.answer(
+        _(
+            "📅 Which dates? Type two with a dash, for example 1.11–15.11 or "
+            "01.10.2026–31.10.2026 (at most a year)."
+        ),
+        reply_markup=nav_keyboard(),
+    )
+
+
+@handlers.message(KpiForm.dates, F.text)
+async def dates_typed(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    """The screen the dates were asked from, for those dates (compared with as many days
+    before). A typo gets the example and the question again."""
+    tz = ZoneInfo(user.timezone)
+    period = Period.typed(message.text or "", clock.now().astimezone(tz).date(), tz)
+    packed = (await state.get_data()).get("screen")
+    if not packed:
+        await state.clear()
+        raise NotFound()
+    custom = {"period": PeriodKind.CUSTOM.value, "ago": 0, "days": period.days}
+    data = KpiCb.unpack(packed).model_copy(update={**custom, "since": (period.first - EPOCH).days})
+    screen = await build_screen(session, user, data, clock, settings)  # checks the slice again
+    await state.clear()
+    await show(message, screen)
 
 
 @handlers.callback_query(KpiCb.filter())

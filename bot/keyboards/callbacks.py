@@ -301,11 +301,13 @@ class SurveyLinkCb(CallbackData, prefix="sl"):
 class KpiView(StrEnum):
     DASHBOARD = "d"  # the figures of a slice with the change, and one chart
     BREAKDOWN = "b"  # a slice by `dimension`, with a button per row to open its dashboard
+    DATES = "t"  # ask for a range of dates to show the slice for
 
 
 class KpiCb(CallbackData, prefix="kpi"):
-    """A KPI screen: the period (a PeriodKind value, `ago` periods back) and a slice as ids
-    (owner, department, and one reference item of kind `dimension`'s list); codes are
+    """A KPI screen: the period (a PeriodKind value, `ago` periods back; a custom range is
+    `days` days from day `since`, counted from 2000-01-01) and a slice as ids (owner,
+    department, and one reference item of kind `dimension`'s list); codes are
     bot.keyboards.kpi's. Every id is checked again by bot.services.kpi.check_slice."""
 
     view: KpiView
@@ -315,6 +317,8 @@ class KpiCb(CallbackData, prefix="kpi"):
     department: int = 0
     dimension: str = ""  # BREAKDOWN: what it is by; DASHBOARD: which list `item` is from
     item: int = 0
+    since: int = 0
+    days: int = 0
 
 
 class ImportAction(StrEnum):

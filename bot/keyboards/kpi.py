@@ -77,15 +77,19 @@ def _button(text: str, data: KpiCb) -> InlineKeyboardButton:
 
 
 def period_rows(current: KpiCb) -> list[list[InlineKeyboardButton]]:
-    """Day · Week · Month · Quarter (the current one marked), then ◀ Previous / Next ▶."""
+    """Day · Week · Month · Quarter (the current one marked), then ◀ Previous / Next ▶ and
+    📅 Dates (a range typed by the user; ◀ ▶ then step by as many days)."""
     kinds = []
     for kind in PERIODS:
         mark = "• " if kind.value == current.period else ""
-        data = current.model_copy(update={"period": kind.value, "ago": 0})
+        data = current.model_copy(update={"period": kind.value, "ago": 0, "since": 0, "days": 0})
         kinds.append(_button(mark + period_label(kind), data))
     steps = [_button(_("◀ Previous"), current.model_copy(update={"ago": current.ago + 1}))]
     if current.ago > 0:
         steps.append(_button(_("Next ▶"), current.model_copy(update={"ago": current.ago - 1})))
+    custom = current.period == PeriodKind.CUSTOM.value
+    dates = current.model_copy(update={"view": KpiView.DATES})
+    steps.append(_button(("• " if custom else "") + _("📅 Dates"), dates))
     return [kinds, steps]
 
 

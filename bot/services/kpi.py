@@ -25,6 +25,7 @@ across DST changes and in half-hour zones: see `local_day`.
 from __future__ import annotations
 
 import calendar
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -49,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import complaints, deals, plans, slices, surveys
 from bot.services.clients import stale_condition
-from bot.services.errors import InvalidInput, NotFound
+from bot.services.errors import N_, InvalidInput, NotFound
 from bot.services.plans import Figures, PlanFact
 from bot.services.slices import Slice, Subject
 from db.models import (
@@ -183,12 +184,50 @@ class Period:
             raise InvalidInput()
         return cls(PeriodKind.CUSTOM, first, last, tz)
 
+    @classmethod
+    def typed(cls, text: str, today: date, tz: ZoneInfo) -> Period:
+        """A custom range as people type it: "1.11–15.11", "1.11.2026 - 15.11.2026",
+        "25.12.25—5.1.26". Without years it is the latest such range that has begun by
+        `today`; a year on the last date alone counts for both (one year back when the first
+        date is later in the year). Anything else, or longer than CUSTOM_DAYS_MAX: InvalidInput."""
+        match = _TYPED_RANGE.fullmatch(" ".join(text.split()))
+        if match is None:
+            raise InvalidInput(_RANGE_EXPECTED)
+        d1, m1, y1, d2, m2, y2 = (None if g is None else int(g) for g in match.groups())
+        try:
+            if y2 is not None:  # the year of the last date, and of the first unless given
+                last = date(_full_year(y2), m2, d2)
+                first = date(_full_year(y1) if y1 is not None else last.year, m1, d1)
+                if y1 is None and first > last:
+                    first = first.replace(year=first.year - 1)
+            else:  # the first date's year, given or the latest that has begun by today
+                first = date(_full_year(y1) if y1 is not None else today.year, m1, d1)
+                if y1 is None and first > today:
+                    first = first.replace(year=first.year - 1)
+                last = date(first.year, m2, d2)
+                if last < first:
+                    last = last.replace(year=last.year + 1)
+        except ValueError:  # 31.02 and the like
+            raise InvalidInput(_RANGE_EXPECTED) from None
+        return cls.custom(first, last, tz)
+
     def previous(self) -> Period:
         """The period of the same kind just before; a custom range: as many days before."""
         if self.kind is PeriodKind.CUSTOM:
             before = self.first - timedelta(days=1)
             return Period.custom(self.first - timedelta(days=self.days), before, self.tz)
         return Period.of(self.kind, self.first - timedelta(days=1), self.tz)
+
+
+_DATE = r"(\d{1,2})\.(\d{1,2})(?:\.(\d{2}|\d{4}))?"
+_TYPED_RANGE = re.compile(rf"{_DATE} ?[-–—] ?{_DATE}")
+_RANGE_EXPECTED = N_(
+    "Type two dates with a dash, for example 1.11–15.11 or 01.10.2026–31.10.2026 (at most a year)."
+)
+
+
+def _full_year(year: int) -> int:
+    return year + 2000 if year < 100 else year
 
 
 def _within(column: Any, period: Period) -> ColumnElement[bool]:
