@@ -74,9 +74,13 @@ class BackgroundWork:
         )
         self.scheduler.start()
 
-    def shutdown(self) -> None:
+    async def shutdown(self) -> None:
+        """No more sweeps; one under way finishes its round first (the bot's session and the
+        database are closed right after this)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        async with self._sweeping:
+            pass
 
 
 def attach(
@@ -97,7 +101,7 @@ def attach(
     async def on_shutdown() -> None:
         work = dispatcher.workflow_data.get("background")
         if work is not None:
-            work.shutdown()
+            await work.shutdown()
 
     dispatcher.startup.register(on_startup)
     dispatcher.shutdown.register(on_shutdown)

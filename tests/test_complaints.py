@@ -569,17 +569,19 @@ async def test_the_head_rejects_a_complaint_with_a_reason(fake, bot, db):
 
 async def test_a_double_tap_changes_a_complaint_once(fake, bot, db):
     c = await company(fake, db)
-    await open_directly(db, c.anna, c.romashka, ComplaintSeverity.HIGH, bot.clock.now(), bot)
+    number = await open_directly(
+        db, c.anna, c.romashka, ComplaintSeverity.HIGH, bot.clock.now(), bot
+    )
 
     # Two taps on 👤 Ivan before the first is answered.
-    await open_card(c.hugo, 1)
+    await open_card(c.hugo, number)
     await c.hugo.press("👤 Assign")
     first, second = await asyncio.gather(c.hugo.press("Ivan"), c.hugo.press("Ivan"))
     answers = sorted([first.callback_answer["text"], second.callback_answer["text"]])
     assert answers == sorted(["👤 Assigned to Ivan.", CHANGED])
 
     # Two taps on ▶️ Take; then the old button pressed again later.
-    card = (await open_card(c.ivan, 1)).last
+    card = (await open_card(c.ivan, number)).last
     take = card.button("▶️ Take")["callback_data"]
     first, second = await asyncio.gather(c.ivan.press("▶️ Take"), c.ivan.press("▶️ Take"))
     answers = sorted([first.callback_answer["text"], second.callback_answer["text"]])
@@ -597,11 +599,11 @@ async def test_a_double_tap_changes_a_complaint_once(fake, bot, db):
     assert "I didn't get that" in reply.text
     reply = await c.ivan.press_forged(resolve, message=card)
     assert reply.callback_answer["text"] == CHANGED
-    current = await complaint_row(db, 1)
-    reply = await c.ivan.press_forged(cb(ComplaintAction.RESOLVE, 1, current.version))
+    current = await complaint_row(db, number)
+    reply = await c.ivan.press_forged(cb(ComplaintAction.RESOLVE, number, current.version))
     assert reply.callback_answer["text"] == NOT_NOW
 
-    kinds = [(ch.kind, ch.to_status) for ch in await changes_of(db, 1)]
+    kinds = [(ch.kind, ch.to_status) for ch in await changes_of(db, number)]
     assert kinds == [
         ("opened", ComplaintStatus.OPEN),
         ("assigned", None),
