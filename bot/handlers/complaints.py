@@ -34,6 +34,7 @@ from bot.flows import Ask, current_step, go, step
 from bot.handlers.client_card import start_flow_for_client
 from bot.handlers.client_step import ask_for_client, client_step
 from bot.handlers.common import leave_question
+from bot.handlers.files import attach, attachments
 from bot.handlers.registry import Handlers
 from bot.keyboards import complaints as kb
 from bot.keyboards.callbacks import (
@@ -45,9 +46,8 @@ from bot.keyboards.callbacks import (
     FormCb,
 )
 from bot.keyboards.common import nav_keyboard, skip_keyboard
-from bot.services import catalog, clients, complaints, contact_log
+from bot.services import catalog, clients, complaints
 from bot.services.complaints import Act, ChangeKind, ComplaintChanged, ComplaintDraft, View
-from bot.services.contact_log import AttachmentDraft
 from bot.services.errors import N_, DomainError, InvalidInput, NotFound
 from bot.services.parsing import format_when
 from bot.states import ComplaintForm, ComplaintStep
@@ -873,33 +873,12 @@ async def description_typed(
     await go(ComplaintForm.review, message, state, session, user)
 
 
-def _draft(message: Message) -> AttachmentDraft:
-    if message.photo:
-        return AttachmentDraft(AttachmentKind.PHOTO, message.photo[-1].file_id)
-    if message.voice:
-        return AttachmentDraft(AttachmentKind.VOICE, message.voice.file_id)
-    if message.document:
-        document = message.document
-        return AttachmentDraft(AttachmentKind.DOCUMENT, document.file_id, document.file_name)
-    raise InvalidInput()
-
-
-async def _attach(state: FSMContext, message: Message) -> int:
-    """Adds the message's file to the draft; returns how many files it has now."""
-    draft = _draft(message)
-    files = list((await state.get_data()).get("files", []))
-    contact_log.check_room_for_file(len(files))
-    files.append({"kind": draft.kind.value, "file_id": draft.file_id, "file_name": draft.file_name})
-    await state.update_data(files=files)
-    return len(files)
-
-
 @handlers.message(ComplaintForm.description, F.voice)
 async def description_spoken(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
     """A voice note is the description, kept as a file; a text typed before stays."""
-    await _attach(state, message)
+    await attach(state, message)
     if not (await state.get_data()).get("description"):
         await state.update_data(description=_("🎤 Voice note"))
     await go(ComplaintForm.review, message, state, session, user)
@@ -910,7 +889,7 @@ async def description_spoken(
 )
 async def file_sent(message: Message, state: FSMContext, session: AsyncSession, user: User):
     """Attached; at the description step a caption is the description."""
-    count = await _attach(state, message)
+    count = await attach(state, message)
     at_description = await state.get_state() == ComplaintForm.description.state
     if at_description and message.caption:
         await state.update_data(description=complaints.clean_description(message.caption))
@@ -979,13 +958,6 @@ async def ask_review(message: Message, state: FSMContext, session: AsyncSession,
     )
 
 
-def _drafts(data: dict[str, Any]) -> list[AttachmentDraft]:
-    return [
-        AttachmentDraft(AttachmentKind(f["kind"]), f["file_id"], f.get("file_name"))
-        for f in data.get("files", [])
-    ]
-
-
 @handlers.callback_query(ComplaintForm.review, FormCb.filter(F.action == FormAction.SAVE))
 async def save(
     query: CallbackQuery,
@@ -1007,7 +979,7 @@ async def save(
         description=data["description"],
         category_id=data.get("category_id"),
         product_line_id=data.get("product_line_id"),
-        attachments=_drafts(data),
+        attachments=attachments(data),
     )
     complaint = await complaints.open_complaint(session, user, draft, settings, now=clock.now())
     await state.clear()

@@ -30,6 +30,7 @@ from bot.flows import current_step, go, step
 from bot.handlers.client_card import start_flow_for_client
 from bot.handlers.client_step import ask_for_client, client_step
 from bot.handlers.common import leave_question
+from bot.handlers.files import attach, attachments
 from bot.handlers.registry import Handlers
 from bot.keyboards.callbacks import ClientAction, ClientCb, FormAction, FormCb
 from bot.keyboards.common import nav_keyboard, skip_keyboard
@@ -42,11 +43,10 @@ from bot.keyboards.contact_log import (
     saved_keyboard,
 )
 from bot.services import clients, contact_log, parsing
-from bot.services.contact_log import AttachmentDraft
 from bot.services.errors import InvalidInput, NotFound
 from bot.states import ContactLog
 from bot.texts import interaction_kind_label, shorten
-from db.models import AttachmentKind, Client, InteractionKind, User
+from db.models import Client, InteractionKind, User
 from db.types import utcnow
 
 handlers = Handlers("contact_log")
@@ -231,7 +231,7 @@ async def summary_typed(
 async def summary_spoken(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
-    await _attach(state, message)
+    await attach(state, message)
     await state.update_data(summary=_("🎤 Voice note"))
     await go(ContactLog.review, message, state, session, user)
 
@@ -239,31 +239,10 @@ async def summary_spoken(
 # Files and location, at any step once the client and kind are known
 
 
-def _draft(message: Message) -> AttachmentDraft:
-    if message.photo:
-        return AttachmentDraft(AttachmentKind.PHOTO, message.photo[-1].file_id)
-    if message.voice:
-        return AttachmentDraft(AttachmentKind.VOICE, message.voice.file_id)
-    if message.document:
-        document = message.document
-        return AttachmentDraft(AttachmentKind.DOCUMENT, document.file_id, document.file_name)
-    raise InvalidInput()
-
-
-async def _attach(state: FSMContext, message: Message) -> int:
-    """Adds the message's file to the draft; returns how many files it has now."""
-    draft = _draft(message)
-    files = list((await state.get_data()).get("files", []))
-    contact_log.check_room_for_file(len(files))
-    files.append({"kind": draft.kind.value, "file_id": draft.file_id, "file_name": draft.file_name})
-    await state.update_data(files=files)
-    return len(files)
-
-
 @handlers.message(StateFilter(*ATTACHING_STEPS), F.photo | F.document | F.voice)
 async def file_sent(message: Message, state: FSMContext, session: AsyncSession, user: User):
     """Attached; the flow goes on where it was. At the summary step a caption is the summary."""
-    count = await _attach(state, message)
+    count = await attach(state, message)
     if await state.get_state() == ContactLog.summary.state and message.caption:
         await state.update_data(summary=contact_log.clean_summary(message.caption))
         await go(ContactLog.review, message, state, session, user)
@@ -305,13 +284,6 @@ def _missing_step(data: dict[str, Any]) -> State | None:
     return None
 
 
-def _drafts(data: dict[str, Any]) -> list[AttachmentDraft]:
-    return [
-        AttachmentDraft(AttachmentKind(f["kind"]), f["file_id"], f.get("file_name"))
-        for f in data.get("files", [])
-    ]
-
-
 @handlers.callback_query(ContactLog.review, FormCb.filter(F.action == FormAction.SAVE))
 async def save(query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User):
     data = await state.get_data()
@@ -332,7 +304,7 @@ async def save(query: CallbackQuery, state: FSMContext, session: AsyncSession, u
         next_step_due_at=contact_log.moment_from_iso(due) if due else None,
         latitude=data.get("latitude"),
         longitude=data.get("longitude"),
-        attachments=_drafts(data),
+        attachments=attachments(data),
         deal_id=data.get("deal_id"),
     )
     await state.clear()
