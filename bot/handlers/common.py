@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import F
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.flows import current_step, go
 from bot.handlers.registry import Handlers
 from bot.keyboards import menu
-from bot.keyboards.callbacks import Nav, NavAction
+from bot.keyboards.callbacks import FormAction, FormCb, Nav, NavAction
 from bot.texts import help_text
 from db.models import User
 
@@ -29,6 +30,21 @@ async def leave_question(query: CallbackQuery) -> Message | None:
         return None
     await query.message.edit_reply_markup(reply_markup=None)
     return query.message
+
+
+def skip_step(handlers: Handlers, this: State, target: State, **cleared: None) -> None:
+    """Registers the Skip button of the step `this`: the `cleared` answers are left empty (an
+    earlier answer kept otherwise), then on to `target`."""
+
+    @handlers.callback_query(this, FormCb.filter(F.action == FormAction.SKIP))
+    async def skipped(
+        query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
+    ) -> None:
+        await query.answer()
+        if cleared:
+            await state.update_data(**cleared)
+        if message := await leave_question(query):
+            await go(target, message, state, session, user)
 
 
 @handlers.message(Command("cancel"))

@@ -29,7 +29,7 @@ from bot.clock import Clock
 from bot.flows import current_step, go, step
 from bot.handlers.client_card import start_flow_for_client
 from bot.handlers.client_step import ask_for_client, client_step
-from bot.handlers.common import leave_question
+from bot.handlers.common import leave_question, skip_step
 from bot.handlers.files import attach, attachments
 from bot.handlers.registry import Handlers
 from bot.keyboards.callbacks import ClientAction, ClientCb, FormAction, FormCb
@@ -352,14 +352,7 @@ async def outcome_typed(
     await go(ContactLog.review, message, state, session, user)
 
 
-@handlers.callback_query(ContactLog.outcome, FormCb.filter(F.action == FormAction.SKIP))
-async def outcome_skipped(
-    query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
-) -> None:
-    await query.answer()
-    await state.update_data(outcome=None)
-    if message := await leave_question(query):
-        await go(ContactLog.review, message, state, session, user)
+skip_step(handlers, ContactLog.outcome, ContactLog.review, outcome=None)
 
 
 # Next step and its date
@@ -381,14 +374,9 @@ async def next_step_typed(
     await go(ContactLog.due, message, state, session, user)
 
 
-@handlers.callback_query(ContactLog.next_step, FormCb.filter(F.action == FormAction.SKIP))
-async def next_step_skipped(
-    query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
-) -> None:
-    await query.answer()
-    await state.update_data(next_step=None, due=None, pending_step=None)
-    if message := await leave_question(query):
-        await go(ContactLog.review, message, state, session, user)
+skip_step(
+    handlers, ContactLog.next_step, ContactLog.review, next_step=None, due=None, pending_step=None
+)
 
 
 @step(ContactLog.due, expects_text=True, back=ContactLog.next_step)

@@ -31,7 +31,7 @@ from bot.config import Settings
 from bot.flows import go, step
 from bot.handlers.client_card import history_entry, start_flow_for_client
 from bot.handlers.client_step import ask_for_client, client_step
-from bot.handlers.common import leave_question
+from bot.handlers.common import leave_question, skip_step
 from bot.handlers.registry import Handlers
 from bot.keyboards.callbacks import (
     ClientAction,
@@ -894,14 +894,9 @@ async def product_line_chosen(
         await go(DealForm.title, message, state, session, user)
 
 
-@handlers.callback_query(DealForm.product_line, FormCb.filter(F.action == FormAction.SKIP))
-async def product_line_skipped(
-    query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
-) -> None:
-    await query.answer()
-    await state.update_data(product_line_id=None, product_line_name=None)
-    if message := await leave_question(query):
-        await go(DealForm.title, message, state, session, user)
+skip_step(
+    handlers, DealForm.product_line, DealForm.title, product_line_id=None, product_line_name=None
+)
 
 
 @step(DealForm.title, expects_text=True, back=DealForm.product_line)
@@ -988,14 +983,7 @@ async def close_chosen(
         await go(DealForm.summary, message, state, session, user)
 
 
-@handlers.callback_query(DealForm.close, FormCb.filter(F.action == FormAction.SKIP))
-async def close_skipped(
-    query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
-) -> None:
-    await query.answer()
-    await state.update_data(close=None)
-    if message := await leave_question(query):
-        await go(DealForm.summary, message, state, session, user)
+skip_step(handlers, DealForm.close, DealForm.summary, close=None)
 
 
 @step(DealForm.summary, expects_text=True, back=DealForm.close)
@@ -1014,14 +1002,7 @@ async def summary_typed(
     await go(DealForm.review, message, state, session, user)
 
 
-@handlers.callback_query(DealForm.summary, FormCb.filter(F.action == FormAction.SKIP))
-async def summary_skipped(
-    query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
-) -> None:
-    await query.answer()
-    await state.update_data(summary=None)
-    if message := await leave_question(query):
-        await go(DealForm.review, message, state, session, user)
+skip_step(handlers, DealForm.summary, DealForm.review, summary=None)
 
 
 def draft_text(client_name: str, data: dict[str, Any], user: User) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.flows import go, step
-from bot.handlers.common import leave_question
+from bot.handlers.common import leave_question, skip_step
 from bot.handlers.registry import Handlers
 from bot.keyboards.callbacks import FormAction, FormCb, PlanAction, PlanCb
 from bot.keyboards.common import skip_keyboard
@@ -339,13 +339,7 @@ async def revenue_typed(
     await go(PlanForm.deals, message, state, session, user)
 
 
-@handlers.callback_query(PlanForm.revenue, FormCb.filter(F.action == FormAction.SKIP))
-async def revenue_skipped(
-    query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
-) -> None:
-    await query.answer()
-    if message := await leave_question(query):
-        await go(PlanForm.deals, message, state, session, user)
+skip_step(handlers, PlanForm.revenue, PlanForm.deals)
 
 
 @step(PlanForm.deals, expects_text=True, back=PlanForm.revenue)
@@ -363,13 +357,7 @@ async def deals_typed(
     await go(PlanForm.interactions, message, state, session, user)
 
 
-@handlers.callback_query(PlanForm.deals, FormCb.filter(F.action == FormAction.SKIP))
-async def deals_skipped(
-    query: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
-) -> None:
-    await query.answer()
-    if message := await leave_question(query):
-        await go(PlanForm.interactions, message, state, session, user)
+skip_step(handlers, PlanForm.deals, PlanForm.interactions)
 
 
 @step(PlanForm.interactions, expects_text=True, back=PlanForm.deals)
