@@ -42,10 +42,16 @@ async def colleague_joins(
     department: str = "Sales",
     language: str = "en",
 ) -> FakeUser:
-    """The admin makes an invite; the colleague opens it."""
+    """The admin makes an invite; the colleague opens it and is in (said, or the story stops
+    here with what the bot answered instead)."""
     link = await invite_link(admin, role, department)
     colleague = fake.user(telegram_id, name, language_code=language)
-    await colleague.command("start", code_of(link))
+    reply = await colleague.command("start", code_of(link))
+    welcomed = ("Welcome, ", "Добро пожаловать, ")
+    assert any(word in (m.text or "") for m in reply.messages for word in welcomed), (
+        link,
+        [m.text for m in reply.messages],
+    )
     return colleague
 
 
