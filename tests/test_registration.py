@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from bot.services import invites
 from db.models import AuditEntry, Invite, Role
 from db.types import utcnow
 from tests.stories import (
@@ -133,3 +134,19 @@ async def test_deactivated_user_loses_access_on_next_update(fake, bot, db):
     assert "FieldCRM in short" in reply.text
     actions = await db.all(select(AuditEntry.action))
     assert "user_deactivated" in actions and "user_reactivated" in actions
+
+
+async def test_an_invite_never_looks_like_a_clients_survey_link(fake, bot, db, monkeypatch):
+    """Client links start with "c_" and the bot reads every such /start as one: an invite
+    drawn with that start is drawn again (before, one invite in 4,096 did not work)."""
+    drawn = iter(["c_LooksLikeAClientLink1", "c_AndAgain_00000000000", "Fine_invite_code_22chr"])
+    monkeypatch.setattr(invites.secrets, "token_urlsafe", lambda _nbytes: next(drawn))
+    admin = await admin_joins(fake)
+    await add_department(admin, "Sales")
+
+    link = await invite_link(admin, "manager", "Sales")
+
+    assert code_of(link) == "Fine_invite_code_22chr"
+    reply = await fake.user(2003, "Anna", language_code="en").command("start", code_of(link))
+    assert "Welcome, Anna!" in reply.text
+    assert (await user_row(db, 2003)).role is Role.MANAGER

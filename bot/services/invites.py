@@ -11,6 +11,7 @@ from bot.config import Settings
 from bot.services.access import can_invite, require_staff_manager
 from bot.services.audit import AuditAction
 from bot.services.errors import N_, AccessDenied, DomainError, InvalidInput, NotFound
+from bot.services.surveys import TOKEN_PREFIX as CLIENT_LINK_PREFIX
 from bot.services.users import NAME_MAX, TelegramProfile
 from db.models import Department, Invite, Role, User
 from db.repositories import AuditRepository, DepartmentRepository, InviteRepository
@@ -29,8 +30,12 @@ EXPIRED = N_("This invite link has expired. Ask your head or admin for a new one
 
 
 def new_code() -> str:
-    # 16 random bytes → 22 URL-safe characters: unguessable and well within the 64 allowed.
-    return secrets.token_urlsafe(16)
+    """16 random bytes → 22 URL-safe characters: unguessable and well within the 64 allowed.
+    Never starting with the client links' prefix: the bot would take the invite for a client's
+    survey link and refuse it (one invite in 4,096 did)."""
+    while (code := secrets.token_urlsafe(16)).startswith(CLIENT_LINK_PREFIX):
+        pass
+    return code
 
 
 def deep_link(bot_username: str, code: str) -> str:
