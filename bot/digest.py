@@ -59,7 +59,7 @@ from bot.services.kpi import BreakdownRow, Change, Dashboard, Dimension, Kpis, P
 from bot.services.money import format_money, format_sums, to_minor
 from bot.services.parsing import format_when
 from bot.services.slices import Slice
-from bot.texts import SEVERITY_MARK, severity_label
+from bot.texts import SEVERITY_MARK, one_line, severity_label
 from db.models import (
     ACTIVE_COMPLAINT,
     OPEN_STAGES,
@@ -84,11 +84,6 @@ NAME_MAX = 40
 
 
 # Texts shared with the KPI screens (bot/handlers/kpi.py)
-
-
-def cut(text: str, limit: int = NAME_MAX) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def month_text(day: date, locale: str, *, year: bool = True) -> str:
@@ -570,7 +565,7 @@ def _attention_lines(digest: Digest, currency: str) -> list[str]:
                 + _("{mark} #{number} {client} · {severity} · due {when}").format(
                     mark=SEVERITY_MARK[complaint.severity],
                     number=complaint.id,
-                    client=escape(cut(complaint.client.name)),
+                    client=escape(one_line(complaint.client.name, NAME_MAX)),
                     severity=severity_label(complaint.severity),
                     when=format_when(complaint.sla_due_at, tz, locale),
                 )
@@ -596,15 +591,17 @@ def _attention_lines(digest: Digest, currency: str) -> list[str]:
         lines.append(text.format(count=digest.low_scores_total))
         for survey in digest.low_scores:
             kind = "NPS" if survey.kind is SurveyKind.NPS else "CSAT"
-            owner = escape(cut(survey.owner.full_name)) if survey.owner else "—"
-            lines.append(f"   {escape(cut(survey.client.name))}: {kind} {survey.score} · {owner}")
+            owner = escape(one_line(survey.owner.full_name, NAME_MAX)) if survey.owner else "—"
+            client = escape(one_line(survey.client.name, NAME_MAX))
+            lines.append(f"   {client}: {kind} {survey.score} · {owner}")
     if digest.open_loops:
         lines.append(
             _("• Low scores with no contact since: {count}").format(count=digest.open_loops)
         )
     if digest.overdue_tasks_total:
         people = ", ".join(
-            f"{escape(cut(name))} {count}" for name, count in digest.overdue_tasks[:LISTED]
+            f"{escape(one_line(name, NAME_MAX))} {count}"
+            for name, count in digest.overdue_tasks[:LISTED]
         )
         lines.append(
             _("• Overdue tasks: <b>{count}</b> ({people})").format(
@@ -623,9 +620,12 @@ def _attention_lines(digest: Digest, currency: str) -> list[str]:
 
 
 def _deal_line(deal: Deal, locale: str) -> str:
-    title, client = escape(cut(deal.title)), escape(cut(deal.client.name))
+    title, client = (
+        escape(one_line(deal.title, NAME_MAX)),
+        escape(one_line(deal.client.name, NAME_MAX)),
+    )
     amount = money(deal.amount_minor, deal.currency, locale)
-    return f"{title} — {client} · {amount} · {escape(cut(deal.owner.full_name))}"
+    return f"{title} — {client} · {amount} · {escape(one_line(deal.owner.full_name, NAME_MAX))}"
 
 
 def _row_line(row: BreakdownRow, digest: Digest, currency: str) -> str:
@@ -634,7 +634,7 @@ def _row_line(row: BreakdownRow, digest: Digest, currency: str) -> str:
     if row.revenue_minor:
         won += f" ({money(row.revenue_minor, currency, digest.viewer.locale)})"
     contacts = "—" if row.contacts is None else str(row.contacts)
-    name = escape(cut(row_label(row, digest.by)))
+    name = escape(one_line(row_label(row, digest.by), NAME_MAX))
     return f"{name}: {contacts} · {row.opened} · {won}"
 
 
@@ -650,7 +650,7 @@ def _month_lines(digest: Digest, currency: str, limit: int) -> list[str]:
         )
     ]
     for row in digest.month_rows[:limit]:
-        name = escape(cut(row_label(row, digest.by)))
+        name = escape(one_line(row_label(row, digest.by), NAME_MAX))
         figures = plan_text(row.revenue_minor, row.plan_revenue_minor, currency, locale)
         lines.append(f"{name}: {figures}")
     if len(digest.month_rows) > limit:

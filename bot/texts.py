@@ -24,6 +24,13 @@ from db.models import (
 )
 
 
+def one_line(text: str, limit: int) -> str:
+    """The text on one line (runs of spaces and line breaks become a space), cut to `limit`
+    characters with "…": for a button or a line of a list."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def shorten(text: str, limit: int) -> str:
     """At most `limit` characters: a longer text is cut, ending in "…"."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import digest, render
 from bot.clock import Clock
 from bot.config import Settings
-from bot.digest import chart_footer, cut, dashboard_lines, money, period_text, row_label
+from bot.digest import NAME_MAX, chart_footer, dashboard_lines, money, period_text, row_label
 from bot.flows import go, step
 from bot.handlers.registry import Handlers
 from bot.keyboards.callbacks import KpiCb, KpiView
@@ -48,7 +48,7 @@ from bot.services import catalog, kpi, users
 from bot.services.errors import InvalidInput, NotFound
 from bot.services.kpi import BreakdownRow, Dashboard, Dimension, Period, PeriodKind, Slice
 from bot.states import KpiForm
-from bot.texts import interaction_kind_label
+from bot.texts import interaction_kind_label, one_line
 from db.models import InteractionKind, Role, User
 from db.repositories import ReferenceRepository
 from db.session import end_read_transaction
@@ -277,7 +277,7 @@ def _breakdown_title(dimension: Dimension) -> str:
 def _row_text(row: BreakdownRow, label: str, user: User, currency: str) -> str:
     contacts = "—" if row.contacts is None else str(row.contacts)
     figures = [money(row.revenue_minor, currency, user.locale), str(row.won), str(row.opened)]
-    text = f"<b>{escape(cut(label))}</b>: {' · '.join([*figures, contacts])}"
+    text = f"<b>{escape(one_line(label, NAME_MAX))}</b>: {' · '.join([*figures, contacts])}"
     if row.plan_percent is not None:
         text += " · " + _("plan {percent}%").format(percent=row.plan_percent)
     return text

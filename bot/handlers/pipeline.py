@@ -34,7 +34,7 @@ from bot.services.deals import PipelineRow, Scope
 from bot.services.errors import InvalidInput
 from bot.services.money import format_money, format_sums
 from bot.services.plans import PlanFact
-from bot.texts import stage_label
+from bot.texts import one_line, stage_label
 from db.models import DealStage, PlanSubject, Role, User
 
 handlers = Handlers("pipeline")
@@ -42,11 +42,6 @@ handlers = Handlers("pipeline")
 ROWS_MAX = 30  # managers, lines or departments on one screen (4096 characters a message)
 TITLE_MAX = 60  # a deal's title in the list; its card shows it whole
 NAME_MAX = 40
-
-
-def _cut(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def scope_of(callback_data: PipelineCb, user: User) -> Scope:
@@ -248,8 +243,8 @@ async def list_view(
         any_stale = any_stale or stale
         amount = format_money(deal.amount_minor, deal.currency, user.locale)
         mark = f"{STALE_MARK} " if stale else ""
-        name = escape(_cut(deal.title, TITLE_MAX))
-        client = escape(_cut(deal.client.name, NAME_MAX))
+        name = escape(one_line(deal.title, TITLE_MAX))
+        client = escape(one_line(deal.client.name, NAME_MAX))
         lines.append(
             f"{mark}{number}. <b>{name}</b> — {client} · {stage_label(deal.stage)} · {amount}"
         )
@@ -288,7 +283,7 @@ def _rows_text(heading: str, rows: list[tuple[str, PipelineRow]], user: User, cu
     """One page of rows (the caller cuts it): a heading, then a line per row."""
     lines = [heading, _("count · sum · weighted"), ""]
     for label, row in rows:
-        line = f"<b>{escape(_cut(label, NAME_MAX))}</b>: {figures_text(row, user, currency)}"
+        line = f"<b>{escape(one_line(label, NAME_MAX))}</b>: {figures_text(row, user, currency)}"
         if row.stale:
             line += f" · {STALE_MARK} {row.stale}"
         lines.append(line)

@@ -14,6 +14,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.keyboards.callbacks import KpiCb, KpiView
 from bot.services.errors import InvalidInput
 from bot.services.kpi import Dimension, PeriodKind
+from bot.texts import one_line
 
 BUTTON_TEXT_MAX = 40
 PERIODS = (PeriodKind.DAY, PeriodKind.WEEK, PeriodKind.MONTH, PeriodKind.QUARTER)
@@ -67,11 +68,6 @@ def dimension_label(dimension: Dimension) -> str:
     }[dimension]
 
 
-def cut(text: str, limit: int = BUTTON_TEXT_MAX) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _button(text: str, data: KpiCb) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data.pack())
 
@@ -119,6 +115,6 @@ def breakdown_keyboard(
 ) -> InlineKeyboardMarkup:
     """The period picker, a button per row (label, its dashboard), then back to the dashboard."""
     rows = period_rows(current)
-    rows += [[_button(cut(label), data)] for label, data in targets]
+    rows += [[_button(one_line(label, BUTTON_TEXT_MAX), data)] for label, data in targets]
     rows.append([_button(_("← Dashboard"), back)])
     return InlineKeyboardMarkup(inline_keyboard=rows)

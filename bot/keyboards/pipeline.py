@@ -20,16 +20,11 @@ from bot.keyboards.callbacks import (
 )
 from bot.keyboards.common import pager_row
 from bot.services.deals import PAGE_SIZE, Scope
-from bot.texts import stage_label
+from bot.texts import one_line, stage_label
 from db.models import OPEN_STAGES, Deal, DealStage
 
 BUTTON_TEXT_MAX = 40
 STALE_MARK = "⚠️"
-
-
-def cut(text: str, limit: int = BUTTON_TEXT_MAX) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def pipeline_cb(action: PipelineAction, scope: Scope, **values) -> PipelineCb:
@@ -79,7 +74,10 @@ def drill_down_keyboard(
     pipeline."""
     builder = InlineKeyboardBuilder()
     for label, target in targets:
-        builder.button(text=cut(label), callback_data=pipeline_cb(PipelineAction.HOME, target))
+        builder.button(
+            text=one_line(label, BUTTON_TEXT_MAX),
+            callback_data=pipeline_cb(PipelineAction.HOME, target),
+        )
     builder.adjust(1)
     if pages:
         builder.row(*pages)
@@ -88,7 +86,7 @@ def drill_down_keyboard(
 
 
 def deal_label(number: int, deal: Deal, stale: bool) -> str:
-    return cut(f"{STALE_MARK + ' ' if stale else ''}{number}. {deal.title}")
+    return one_line(f"{STALE_MARK + ' ' if stale else ''}{number}. {deal.title}", BUTTON_TEXT_MAX)
 
 
 def deals_keyboard(

@@ -10,14 +10,10 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.keyboards.callbacks import PipelineAction, PipelineCb, PlanAction, PlanCb
 from bot.keyboards.common import nav_row
+from bot.texts import one_line
 
 BUTTON_TEXT_MAX = 40
 GROWTH_CHOICES = (5, 10, 15, 20)
-
-
-def _cut(text: str, limit: int = BUTTON_TEXT_MAX) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def plans_keyboard(
@@ -30,7 +26,7 @@ def plans_keyboard(
     builder = InlineKeyboardBuilder()
     for subject_id, name in members:
         builder.button(
-            text=_cut(name),
+            text=one_line(name, BUTTON_TEXT_MAX),
             callback_data=PlanCb(action=PlanAction.OPEN, month=month, subject_id=subject_id),
         )
     builder.adjust(1)
